@@ -1,0 +1,11 @@
+/* clgan: CycleGAN and neural style transfer on any OpenCL device. Include this for everything. */
+#ifndef CLGAN_H
+#define CLGAN_H
+
+#include "clgan/status.h"
+#include "clgan/device.h"
+#include "clgan/tensor.h"
+#include "clgan/blas.h"
+#include "clgan/ops.h"
+
+#endif
