@@ -7,5 +7,8 @@
 #include "clgan/tensor.h"
 #include "clgan/blas.h"
 #include "clgan/ops.h"
+#include "clgan/rng.h"
+#include "clgan/safetensors.h"
+#include "clgan/image.h"
 
 #endif

@@ -42,7 +42,8 @@ typedef struct clg_image {
 /* A new black image (all zeros). */
 clg_status clg_image_create(int width, int height, int channels, clg_image *img);
 
-/* Decode path into channels (0, 1 or 3) planes. CLG_ERR_IO if unreadable, CLG_ERR_FORMAT if not an image. */
+/* Decode path into channels (0, 1 or 3) planes. CLG_ERR_IO if unreadable, CLG_ERR_FORMAT if not an
+ * image. */
 clg_status clg_image_load(const char *path, int channels, clg_image *img);
 
 /* Write img as an 8-bit PNG at path, atomically. */
@@ -55,7 +56,8 @@ void clg_image_release(clg_image *img);
 clg_status clg_image_resize(const clg_image *src, int width, int height, clg_image *dst);
 
 /* Copy the width x height rectangle whose top-left corner is (x, y). dst may be src. */
-clg_status clg_image_crop(const clg_image *src, int x, int y, int width, int height, clg_image *dst);
+clg_status clg_image_crop(const clg_image *src, int x, int y, int width, int height,
+                          clg_image *dst);
 
 /* Mirror left to right, in place. */
 void clg_image_flip_horizontal(clg_image *img);

@@ -116,10 +116,14 @@ static double portable_cos_2pi(double u) {
     cos_t = swapped ? s : c;
     sin_t = swapped ? c : s;
     switch (quadrant & 3) {
-    case 0: return cos_t;
-    case 1: return -sin_t;
-    case 2: return -cos_t;
-    default: return sin_t;
+    case 0:
+        return cos_t;
+    case 1:
+        return -sin_t;
+    case 2:
+        return -cos_t;
+    default:
+        return sin_t;
     }
 }
 

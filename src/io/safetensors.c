@@ -191,8 +191,8 @@ static clg_status check_add_arguments(const clg_safetensors *st, const char *nam
     for (int i = 0; i < ndim; i++)
         if (shape[i] < 0)
             return clg_error(CLG_ERR_INVALID_ARGUMENT,
-                             "%s: tensor '%s': dimension %d is negative (%" PRId64 ")", fn, name,
-                             i, shape[i]);
+                             "%s: tensor '%s': dimension %d is negative (%" PRId64 ")", fn, name, i,
+                             shape[i]);
     if (clg_safetensors_find(st, name))
         return clg_error(CLG_ERR_INVALID_ARGUMENT, "%s: tensor '%s' is already present", fn, name);
     return CLG_OK;
@@ -338,8 +338,7 @@ static clg_status reader_open(struct reader *r) {
     r->file = fopen(r->path, "rb");
     if (!r->file) return io_error(r, "cannot open");
     if (fstat(fileno(r->file), &info)) return io_error(r, "cannot stat");
-    if (!S_ISREG(info.st_mode))
-        return clg_error(CLG_ERR_IO, "%s: not a regular file", r->path);
+    if (!S_ISREG(info.st_mode)) return clg_error(CLG_ERR_IO, "%s: not a regular file", r->path);
     r->file_size = (uint64_t)info.st_size;
     return CLG_OK;
 }
@@ -385,7 +384,8 @@ static clg_status parse_header(struct reader *r) {
     clg_status s;
 
     r->header = malloc((size_t)r->header_size + 1);
-    if (!r->header) return clg_error(CLG_ERR_OUT_OF_HOST_MEMORY, "%s: no memory for header", r->path);
+    if (!r->header)
+        return clg_error(CLG_ERR_OUT_OF_HOST_MEMORY, "%s: no memory for header", r->path);
     s = read_at(r, 8, r->header, (size_t)r->header_size);
     if (s != CLG_OK) return s;
     r->header[r->header_size] = '\0';
@@ -411,8 +411,7 @@ static clg_status check_metadata(struct reader *r, const cJSON *item) {
     if (!cJSON_IsObject(item)) return format_error(r, NULL, "__metadata__ is not an object");
     cJSON_ArrayForEach(pair, item) {
         if (cJSON_IsString(pair)) continue;
-        snprintf(what, sizeof what, "__metadata__ value of '%.120s' is not a string",
-                 pair->string);
+        snprintf(what, sizeof what, "__metadata__ value of '%.120s' is not a string", pair->string);
         return format_error(r, NULL, what);
     }
     r->metadata = item;
@@ -557,29 +556,37 @@ static clg_status check_unique_names(struct reader *r, const struct spec **sorte
     return CLG_OK;
 }
 
+static clg_status layout_error(struct reader *r, const struct spec *sp, const struct spec *prev) {
+    char what[400];
+
+    if (!prev)
+        snprintf(what, sizeof what,
+                 "data_offsets [%" PRIu64 ", %" PRIu64 "] leave a gap at the start of the data",
+                 sp->begin, sp->end);
+    else
+        snprintf(what, sizeof what,
+                 "data_offsets [%" PRIu64 ", %" PRIu64 "] %s tensor '%.200s' [%" PRIu64 ", %" PRIu64
+                 "]",
+                 sp->begin, sp->end, sp->begin < prev->end ? "overlap" : "leave a gap after",
+                 prev->name, prev->begin, prev->end);
+    return format_error(r, sp->name, what);
+}
+
 /* In offset order the tensors must tile the data section: no overlap, no gap, nothing after. */
 static clg_status check_layout(struct reader *r, const struct spec **sorted) {
     uint64_t covered = 0;
-    char what[400];
+    char what[200];
 
     qsort(sorted, r->count, sizeof *sorted, compare_offsets);
     for (size_t i = 0; i < r->count; i++) {
-        const struct spec *sp = sorted[i];
-        if (sp->begin == covered) {
-            covered = sp->end;
-            continue;
-        }
-        snprintf(what, sizeof what,
-                 "data_offsets [%" PRIu64 ", %" PRIu64 "] %s the previous tensor%s%.200s%s, which "
-                 "ends at byte %" PRIu64,
-                 sp->begin, sp->end, sp->begin < covered ? "overlap" : "leave a gap after",
-                 i ? " '" : "", i ? sorted[i - 1]->name : "", i ? "'" : "", covered);
-        return format_error(r, sp->name, what);
+        if (sorted[i]->begin != covered)
+            return layout_error(r, sorted[i], i ? sorted[i - 1] : NULL);
+        covered = sorted[i]->end;
     }
     if (covered == r->data_size) return CLG_OK;
     snprintf(what, sizeof what,
-             "tensors cover %" PRIu64 " bytes of a %" PRIu64 " byte data section; the rest is "
-             "unaccounted for",
+             "tensors cover %" PRIu64 " bytes of the %" PRIu64 "-byte data section; the rest "
+             "belongs to no tensor",
              covered, r->data_size);
     return format_error(r, NULL, what);
 }
@@ -820,8 +827,7 @@ static clg_status write_atomically(const clg_safetensors *st, const char *path,
     if (write_temporary(tmp, st, header))
         s = clg_error(CLG_ERR_IO, "%s: cannot write '%s': %s", path, tmp, strerror(errno));
     else if (rename(tmp, path))
-        s = clg_error(CLG_ERR_IO, "%s: cannot rename '%s' over it: %s", path, tmp,
-                      strerror(errno));
+        s = clg_error(CLG_ERR_IO, "%s: cannot rename '%s' over it: %s", path, tmp, strerror(errno));
 
     if (s != CLG_OK)
         unlink(tmp);
