@@ -7,30 +7,35 @@ inline int conv_reflect(int r, int n) {
     return r;
 }
 
-/* Padded positions along one dimension (size n) whose value is image index i; returns 1-3. */
+/*
+ * Padded positions along one dimension (size n, leading pad) that hold image
+ * index i: 1 to 3 of them. A reflected position beyond the trailing padding
+ * is listed too; no window reads it, so it gathers nothing.
+ */
 inline int conv_padded_sources(int i, int n, int pad, int reflect, int *out) {
     int count = 0;
 
     out[count++] = i + pad;
     if (reflect && i >= 1 && i <= pad) out[count++] = pad - i;
-    if (reflect && i <= n - 2 && i >= n - 1 - pad) out[count++] = 2 * (n - 1) - i + pad;
+    if (reflect && i <= n - 2) out[count++] = 2 * (n - 1) - i + pad;
     return count;
 }
 
 /*
  * Column row (c, kh, kw), grid pixel q = oh * out_w + ow reads padded position
- * (oh * stride + kh, ow * stride + kw). The column is [C * K * K, npix] for
- * the grid pixels [p0, p0 + npix).
+ * (oh * stride + kh, ow * stride + kw), which is image pixel (that - pad_h,
+ * that - pad_w) or its reflection. The column is [C * K * K, npix] for the
+ * grid pixels [p0, p0 + npix).
  */
 __kernel void im2col(CLG_CTENSOR(x), CLG_TENSOR(col), int C, int H, int W, int out_w, int K,
-                     int stride, int pad, int reflect, int p0, int npix) {
+                     int stride, int pad_h, int pad_w, int reflect, int p0, int npix) {
     int p = get_global_id(0), row = get_global_id(1);
     CLG_GUARD(p, npix);
     CLG_GUARD(row, C * K * K);
 
     int q = p0 + p, oh = q / out_w, ow = q - oh * out_w;
     int c = row / (K * K), kk = row - c * (K * K), kh = kk / K, kw = kk - kh * K;
-    int ih = oh * stride + kh - pad, iw = ow * stride + kw - pad;
+    int ih = oh * stride + kh - pad_h, iw = ow * stride + kw - pad_w;
     float v = 0.0f;
 
     if (reflect) {
@@ -64,19 +69,20 @@ inline float conv_gather(__global const float *col, int c, int ph, int pw, int K
 /*
  * The adjoint of im2col: each image pixel sums every column entry that read
  * it (through up to three padded positions per dimension under reflection),
- * adds bias[c] when has_bias, and writes or adds the result.
+ * adds bias[c] when has_bias, and writes or adds the result. The launch
+ * covers image rows [row0, row0 + rows).
  */
 __kernel void col2im(CLG_CTENSOR(col), CLG_TENSOR(x), CLG_CTENSOR(bias), int has_bias, int C,
-                     int H, int W, int out_h, int out_w, int K, int stride, int pad, int reflect,
-                     int p0, int npix, int accumulate) {
-    int iw = get_global_id(0), ih = get_global_id(1), c = get_global_id(2);
+                     int H, int W, int out_h, int out_w, int K, int stride, int pad_h, int pad_w,
+                     int reflect, int p0, int npix, int row0, int rows, int accumulate) {
+    int iw = get_global_id(0), ih = get_global_id(1) + row0, c = get_global_id(2);
     CLG_GUARD(iw, W);
-    CLG_GUARD(ih, H);
+    CLG_GUARD(ih, row0 + rows);
     CLG_GUARD(c, C);
 
     int hs[3], ws[3];
-    int nh = conv_padded_sources(ih, H, pad, reflect, hs);
-    int nw = conv_padded_sources(iw, W, pad, reflect, ws);
+    int nh = conv_padded_sources(ih, H, pad_h, reflect, hs);
+    int nw = conv_padded_sources(iw, W, pad_w, reflect, ws);
     float sum = has_bias ? CLG_AT(bias)[c] : 0.0f;
 
     for (int a = 0; a < nh; a++)
@@ -86,6 +92,117 @@ __kernel void col2im(CLG_CTENSOR(col), CLG_TENSOR(x), CLG_CTENSOR(bias), int has
     size_t i = ((size_t)c * H + ih) * W + iw;
     CLG_AT(x)[i] = accumulate ? CLG_AT(x)[i] + sum : sum;
 }
+
+/* ---- Direct kernels for layers with few output channels, where GEMM tiles would be mostly padding ---- */
+
+/* The image index at padded position r: reflected, or -1 in zero padding. */
+inline int conv_source(int r, int n, int reflect) {
+    if (reflect) return conv_reflect(r, n);
+    return r >= 0 && r < n ? r : -1;
+}
+
+/* y[n, co, q] = bias[co] + the sum over ci, kh, kw of weight times the padded input. */
+__kernel void conv_direct_forward(CLG_CTENSOR(x), CLG_CTENSOR(w), CLG_CTENSOR(bias), int has_bias,
+                                  CLG_TENSOR(y), int N, int Cin, int H, int W, int Cout,
+                                  int out_h, int out_w, int K, int stride, int pad, int reflect) {
+    int q = get_global_id(0), nc = get_global_id(1);
+    CLG_GUARD(q, out_h * out_w);
+    CLG_GUARD(nc, N * Cout);
+
+    int n = nc / Cout, co = nc - n * Cout, oh = q / out_w, ow = q - oh * out_w;
+    float sum = has_bias ? CLG_AT(bias)[co] : 0.0f;
+
+    for (int ci = 0; ci < Cin; ci++) {
+        __global const float *plane = CLG_AT(x) + ((size_t)n * Cin + ci) * H * W;
+        __global const float *wk = CLG_AT(w) + ((size_t)co * Cin + ci) * K * K;
+        for (int kh = 0; kh < K; kh++) {
+            int ih = conv_source(oh * stride + kh - pad, H, reflect);
+            if (ih < 0) continue;
+            for (int kw = 0; kw < K; kw++) {
+                int iw = conv_source(ow * stride + kw - pad, W, reflect);
+                if (iw >= 0) sum += wk[kh * K + kw] * plane[ih * W + iw];
+            }
+        }
+    }
+    CLG_AT(y)[(size_t)nc * out_h * out_w + q] = sum;
+}
+
+/* The sum over output channels and windows reading padded (ph, pw) of weight times dy. */
+inline float conv_gather_direct(__global const float *dy, __global const float *w, int ci,
+                                int Cin, int Cout, int ph, int pw, int K, int stride, int out_h,
+                                int out_w) {
+    size_t plane = (size_t)out_h * out_w, filter = (size_t)Cin * K * K;
+    float sum = 0.0f;
+
+    for (int kh = ph % stride; kh < K && kh <= ph; kh += stride) {
+        int oh = (ph - kh) / stride;
+        if (oh >= out_h) continue;
+        for (int kw = pw % stride; kw < K && kw <= pw; kw += stride) {
+            int ow = (pw - kw) / stride;
+            if (ow >= out_w) continue;
+            __global const float *wk = w + (ci * K + kh) * K + kw;
+            __global const float *g = dy + oh * out_w + ow;
+            for (int co = 0; co < Cout; co++) sum += wk[co * filter] * g[co * plane];
+        }
+    }
+    return sum;
+}
+
+/* dx[n, ci, ih, iw] (+)= the sum of weight times dy over every window that read the pixel. */
+__kernel void conv_direct_backward_data(CLG_CTENSOR(dy), CLG_CTENSOR(w), CLG_TENSOR(dx), int N,
+                                        int Cin, int H, int W, int Cout, int out_h, int out_w,
+                                        int K, int stride, int pad, int reflect, int accumulate) {
+    int iw = get_global_id(0), ih = get_global_id(1), nc = get_global_id(2);
+    CLG_GUARD(iw, W);
+    CLG_GUARD(ih, H);
+    CLG_GUARD(nc, N * Cin);
+
+    int n = nc / Cin, ci = nc - n * Cin;
+    __global const float *g = CLG_AT(dy) + (size_t)n * Cout * out_h * out_w;
+    int hs[3], ws[3];
+    int nh = conv_padded_sources(ih, H, pad, reflect, hs);
+    int nw = conv_padded_sources(iw, W, pad, reflect, ws);
+    float sum = 0.0f;
+
+    for (int a = 0; a < nh; a++)
+        for (int b = 0; b < nw; b++)
+            sum += conv_gather_direct(g, CLG_AT(w), ci, Cin, Cout, hs[a], ws[b], K, stride, out_h,
+                                      out_w);
+
+    size_t i = ((size_t)nc * H + ih) * W + iw;
+    CLG_AT(dx)[i] = accumulate ? CLG_AT(dx)[i] + sum : sum;
+}
+
+/* dw[co, ci, kh, kw] (+)= the sum over images and output pixels of dy times the padded input. */
+__kernel void conv_direct_backward_weight(CLG_CTENSOR(x), CLG_CTENSOR(dy), CLG_TENSOR(dw), int N,
+                                          int Cin, int H, int W, int Cout, int out_h, int out_w,
+                                          int K, int stride, int pad, int reflect,
+                                          int accumulate) {
+    int r = get_global_id(0), co = get_global_id(1);
+    CLG_GUARD(r, Cin * K * K);
+    CLG_GUARD(co, Cout);
+
+    int ci = r / (K * K), kh = (r / K) % K, kw = r % K;
+    float sum = 0.0f;
+
+    for (int n = 0; n < N; n++) {
+        __global const float *plane = CLG_AT(x) + ((size_t)n * Cin + ci) * H * W;
+        __global const float *g = CLG_AT(dy) + ((size_t)n * Cout + co) * out_h * out_w;
+        for (int oh = 0; oh < out_h; oh++) {
+            int ih = conv_source(oh * stride + kh - pad, H, reflect);
+            if (ih < 0) continue;
+            for (int ow = 0; ow < out_w; ow++) {
+                int iw = conv_source(ow * stride + kw - pad, W, reflect);
+                if (iw >= 0) sum += g[oh * out_w + ow] * plane[ih * W + iw];
+            }
+        }
+    }
+
+    size_t i = (size_t)co * Cin * K * K + r;
+    CLG_AT(dw)[i] = accumulate ? CLG_AT(dw)[i] + sum : sum;
+}
+
+/* ---- Bias ---- */
 
 /* y [N, C, HW] = bias[c], or zero when has_bias is 0. */
 __kernel void bias_fill(CLG_TENSOR(y), CLG_CTENSOR(bias), int has_bias, int C, int HW, int n) {

@@ -86,9 +86,9 @@ __kernel void norm_running_stats(CLG_CTENSOR(running_mean), CLG_CTENSOR(running_
 }
 
 /* y = (x - mean) * invstd * weight + bias; plane p = i / hw has statistics p % groups. */
-__kernel void norm_apply(CLG_CTENSOR(x), int n, int hw, int channels, int groups,
-                         CLG_CTENSOR(mean), CLG_CTENSOR(invstd), int affine, CLG_CTENSOR(weight),
-                         CLG_CTENSOR(bias), CLG_TENSOR(y)) {
+__kernel void norm_apply(CLG_CTENSOR(x), int n, int hw, int channels, int groups, CLG_CTENSOR(mean),
+                         CLG_CTENSOR(invstd), int affine, CLG_CTENSOR(weight), CLG_CTENSOR(bias),
+                         CLG_TENSOR(y)) {
     int i = get_global_id(0);
     CLG_GUARD(i, n);
     int plane = i / hw, g = plane % groups, c = plane % channels;

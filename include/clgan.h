@@ -10,5 +10,10 @@
 #include "clgan/rng.h"
 #include "clgan/safetensors.h"
 #include "clgan/image.h"
+#include "clgan/dataset.h"
+#include "clgan/image_pool.h"
+#include "clgan/autograd.h"
+#include "clgan/nn.h"
+#include "clgan/models.h"
 
 #endif

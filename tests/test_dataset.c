@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 /* ---- RNG ---- */
 
@@ -274,6 +275,23 @@ static void corrupt_file_is_reported_after_good_batches(void **state) {
     clg_dataset_close(ds);
 }
 
+static void mixed_sizes_without_crop_cannot_share_a_batch(void **state) {
+    clg_dataset_options o;
+    clg_dataset *ds = NULL;
+    clg_batch batch;
+    (void)state;
+
+    make_dataset("dataset-mixed");
+    write_image("trainA/a1.png", 12, 8, 0.2f);
+    plain_options(&o, 2);
+    o.serial_batches = 1;
+    CHECK(clg_dataset_open(&o, &ds));
+    assert_int_equal(clg_dataset_next(ds, &batch), CLG_ERR_SHAPE);
+    assert_non_null(strstr(clg_last_error(), "a1.png is 12x8"));
+    assert_non_null(strstr(clg_last_error(), "a0.png"));
+    clg_dataset_close(ds);
+}
+
 /* ---- Batching ---- */
 
 static void serial_epochs_pair_files_in_order(void **state) {
@@ -335,8 +353,8 @@ static void shuffled_epochs_visit_every_file_once(void **state) {
     clg_dataset_close(ds);
 }
 
-/* All values of the first n batches (random crops and flips) in one array. */
-static float *read_batches(const clg_dataset_options *o, int n) {
+/* All values of the first n batches (random crops and flips); slow: pause before each. */
+static float *read_batches(const clg_dataset_options *o, int n, int slow) {
     size_t per = (size_t)o->batch_size * 3 * 6 * 6;
     float *all = calloc((size_t)n * 2 * per, sizeof *all);
     clg_dataset *ds = NULL;
@@ -345,6 +363,8 @@ static float *read_batches(const clg_dataset_options *o, int n) {
     assert_non_null(all);
     CHECK(clg_dataset_open(o, &ds));
     for (int i = 0; i < n; i++) {
+        struct timespec pause = {0, 2000000};
+        if (slow) nanosleep(&pause, NULL); /* let the worker run ahead */
         CHECK(clg_dataset_next(ds, &batch));
         memcpy(all + (2 * i) * per, batch.a, per * sizeof *all);
         memcpy(all + (2 * i + 1) * per, batch.b, per * sizeof *all);
@@ -366,10 +386,10 @@ static void same_seed_gives_same_batches(void **state) {
     o.crop_size = 6;
     o.batch_size = 2;
     o.seed = 99;
-    first = read_batches(&o, 6);
-    second = read_batches(&o, 6);
+    first = read_batches(&o, 6, 0);
+    second = read_batches(&o, 6, 1);
     o.seed = 100;
-    third = read_batches(&o, 6);
+    third = read_batches(&o, 6, 0);
     assert_memory_equal(first, second, n * sizeof *first);
     assert_true(memcmp(first, third, n * sizeof *first) != 0);
     for (size_t i = 0; i < n; i++) assert_true(first[i] >= -1.0f && first[i] <= 1.0f);
@@ -444,6 +464,7 @@ int main(void) {
         cmocka_unit_test(preprocess_modes_give_the_reference_sizes),
         cmocka_unit_test(image_smaller_than_crop_names_file_and_sizes),
         cmocka_unit_test(corrupt_file_is_reported_after_good_batches),
+        cmocka_unit_test(mixed_sizes_without_crop_cannot_share_a_batch),
         cmocka_unit_test(serial_epochs_pair_files_in_order),
         cmocka_unit_test(shuffled_epochs_visit_every_file_once),
         cmocka_unit_test(same_seed_gives_same_batches),

@@ -49,7 +49,7 @@ static void write_chunk(FILE *f, const char *type, const unsigned char *data, ui
     memcpy(head + 4, type, 4);
     put_be32(tail, crc32_of(data, n, crc32_of(head + 4, 4, 0)));
     fwrite(head, 1, 8, f);
-    fwrite(data, 1, n, f);
+    if (n > 0) fwrite(data, 1, n, f);
     fwrite(tail, 1, 4, f);
 }
 

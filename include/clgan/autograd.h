@@ -141,8 +141,7 @@ clg_status clg_ag_mean(clg_tape *tape, clg_var *x, clg_var **out);
 clg_status clg_ag_mse_loss(clg_tape *tape, clg_var *x, clg_var *target, clg_var **out);
 clg_status clg_ag_mse_loss_const(clg_tape *tape, clg_var *x, float target, clg_var **out);
 clg_status clg_ag_l1_loss(clg_tape *tape, clg_var *x, clg_var *target, clg_var **out);
-clg_status clg_ag_bce_logits_loss_const(clg_tape *tape, clg_var *x, float target,
-                                        clg_var **out);
+clg_status clg_ag_bce_logits_loss_const(clg_tape *tape, clg_var *x, float target, clg_var **out);
 clg_status clg_ag_tv_loss(clg_tape *tape, clg_var *x, clg_var **out);
 
 /* x [N, C, H, W] to [N, C, C], F F^T / (C*H*W). */

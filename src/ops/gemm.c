@@ -7,22 +7,38 @@
 
 static const char *clblast_name(CLBlastStatusCode code) {
     switch (code) {
-    case CLBlastNotImplemented: return "not implemented";
-    case CLBlastInvalidDimension: return "invalid dimension (m, n and k must be positive)";
-    case CLBlastInvalidLeadDimA: return "leading dimension of A too small";
-    case CLBlastInvalidLeadDimB: return "leading dimension of B too small";
-    case CLBlastInvalidLeadDimC: return "leading dimension of C too small";
-    case CLBlastInsufficientMemoryA: return "buffer of A too small";
-    case CLBlastInsufficientMemoryB: return "buffer of B too small";
-    case CLBlastInsufficientMemoryC: return "buffer of C too small";
-    case CLBlastInvalidBatchCount: return "invalid batch count";
-    case CLBlastInvalidLocalMemUsage: return "kernel needs more local memory than the device has";
-    case CLBlastDatabaseError: return "no tuning database entry for this device";
-    case CLBlastInvalidOverrideKernel: return "invalid kernel for parameter override";
-    case CLBlastMissingOverrideParameter: return "missing override parameter";
-    case CLBlastUnknownError: return "unknown error";
-    case CLBlastUnexpectedError: return "unexpected error";
-    default: return clgi_cl_error_name((cl_int)code);
+    case CLBlastNotImplemented:
+        return "not implemented";
+    case CLBlastInvalidDimension:
+        return "invalid dimension (m, n and k must be positive)";
+    case CLBlastInvalidLeadDimA:
+        return "leading dimension of A too small";
+    case CLBlastInvalidLeadDimB:
+        return "leading dimension of B too small";
+    case CLBlastInvalidLeadDimC:
+        return "leading dimension of C too small";
+    case CLBlastInsufficientMemoryA:
+        return "buffer of A too small";
+    case CLBlastInsufficientMemoryB:
+        return "buffer of B too small";
+    case CLBlastInsufficientMemoryC:
+        return "buffer of C too small";
+    case CLBlastInvalidBatchCount:
+        return "invalid batch count";
+    case CLBlastInvalidLocalMemUsage:
+        return "kernel needs more local memory than the device has";
+    case CLBlastDatabaseError:
+        return "no tuning database entry for this device";
+    case CLBlastInvalidOverrideKernel:
+        return "invalid kernel for parameter override";
+    case CLBlastMissingOverrideParameter:
+        return "missing override parameter";
+    case CLBlastUnknownError:
+        return "unknown error";
+    case CLBlastUnexpectedError:
+        return "unexpected error";
+    default:
+        return clgi_cl_error_name((cl_int)code);
     }
 }
 
@@ -54,9 +70,9 @@ clg_status clgi_gemm(clg_device *dev, int trans_a, int trans_b, size_t m, size_t
                      size_t ldb, float beta, cl_mem c, size_t c_off, size_t ldc) {
     clg_status s = clear_if_overwritten(dev, beta, c, c_off, (m - 1) * ldc + n);
     if (s != CLG_OK) return s;
-    return clblast_status(CLBlastSgemm(CLBlastLayoutRowMajor, trans(trans_a), trans(trans_b), m,
-                                       n, k, alpha, a, a_off, lda, b, b_off, ldb, beta, c, c_off,
-                                       ldc, &dev->queue, NULL),
+    return clblast_status(CLBlastSgemm(CLBlastLayoutRowMajor, trans(trans_a), trans(trans_b), m, n,
+                                       k, alpha, a, a_off, lda, b, b_off, ldb, beta, c, c_off, ldc,
+                                       &dev->queue, NULL),
                           "SGEMM", m, n, k);
 }
 
@@ -68,16 +84,15 @@ clg_status clgi_gemm_batched(clg_device *dev, int trans_a, int trans_b, size_t m
     clg_status s;
 
     if (batch == 1)
-        return clgi_gemm(dev, trans_a, trans_b, m, n, k, alpha, a, a_off, lda, b, b_off, ldb,
-                         beta, c, c_off, ldc);
+        return clgi_gemm(dev, trans_a, trans_b, m, n, k, alpha, a, a_off, lda, b, b_off, ldb, beta,
+                         c, c_off, ldc);
     s = clear_if_overwritten(dev, beta, c, c_off, (batch - 1) * c_stride + (m - 1) * ldc + n);
     if (s != CLG_OK) return s;
-    return clblast_status(CLBlastSgemmStridedBatched(CLBlastLayoutRowMajor, trans(trans_a),
-                                                     trans(trans_b), m, n, k, alpha, a, a_off,
-                                                     lda, a_stride, b, b_off, ldb, b_stride, beta,
-                                                     c, c_off, ldc, c_stride, batch, &dev->queue,
-                                                     NULL),
-                          "SGEMM strided batched", m, n, k);
+    return clblast_status(
+        CLBlastSgemmStridedBatched(CLBlastLayoutRowMajor, trans(trans_a), trans(trans_b), m, n, k,
+                                   alpha, a, a_off, lda, a_stride, b, b_off, ldb, b_stride, beta, c,
+                                   c_off, ldc, c_stride, batch, &dev->queue, NULL),
+        "SGEMM strided batched", m, n, k);
 }
 
 /* Does a rows x cols operand with leading dimension ld, batch copies stride apart, fit in t? */
@@ -110,8 +125,10 @@ clg_status clg_gemm(const clg_gemm_desc *d, const clg_tensor *a, const clg_tenso
     clg_status s;
 
     if (d->m == 0 || d->n == 0 || d->k == 0)
-        return clg_error(CLG_ERR_INVALID_ARGUMENT, "GEMM sizes must be positive (m %zu, n %zu, "
-                                                   "k %zu)", d->m, d->n, d->k);
+        return clg_error(CLG_ERR_INVALID_ARGUMENT,
+                         "GEMM sizes must be positive (m %zu, n %zu, "
+                         "k %zu)",
+                         d->m, d->n, d->k);
     if (clg_tensor_device(a) != dev || clg_tensor_device(b) != dev)
         return clg_error(CLG_ERR_INVALID_ARGUMENT, "GEMM operands live on different devices");
     if ((s = check_operand("A", a, a_rows, a_cols, lda, sa, batch)) != CLG_OK ||

@@ -99,10 +99,10 @@ static clg_status apply_norm(const norm_layout *l, const clg_tensor *x, const cl
     const clg_tensor *w = weight ? weight : x, *b = bias ? bias : x;
     size_t n = clg_tensor_numel(x);
 
-    return CLGI_RUN(clg_tensor_device(x), "norm.cl", "norm_apply", 1, (size_t[]){n},
-                    CLGI_TENSOR(x), CLGI_INT(n), CLGI_INT(l->hw), CLGI_INT(l->channels),
-                    CLGI_INT(l->groups), CLGI_TENSOR(mean), CLGI_TENSOR(invstd),
-                    CLGI_INT(weight != NULL), CLGI_TENSOR(w), CLGI_TENSOR(b), CLGI_TENSOR(y));
+    return CLGI_RUN(clg_tensor_device(x), "norm.cl", "norm_apply", 1, (size_t[]){n}, CLGI_TENSOR(x),
+                    CLGI_INT(n), CLGI_INT(l->hw), CLGI_INT(l->channels), CLGI_INT(l->groups),
+                    CLGI_TENSOR(mean), CLGI_TENSOR(invstd), CLGI_INT(weight != NULL),
+                    CLGI_TENSOR(w), CLGI_TENSOR(b), CLGI_TENSOR(y));
 }
 
 /* ---- Forward ---- */
@@ -148,8 +148,8 @@ clg_status clg_instance_norm_forward(const clg_tensor *x, const clg_tensor *weig
 
 clg_status clg_batch_norm_forward(const clg_tensor *x, const clg_tensor *weight,
                                   const clg_tensor *bias, clg_tensor *running_mean,
-                                  clg_tensor *running_var, int training, float momentum,
-                                  float eps, clg_tensor *y, clg_tensor *mean, clg_tensor *invstd) {
+                                  clg_tensor *running_var, int training, float momentum, float eps,
+                                  clg_tensor *y, clg_tensor *mean, clg_tensor *invstd) {
     const char *op = "batch_norm_forward";
     clg_status s = check_x(op, x);
     norm_layout l;
@@ -212,10 +212,10 @@ static clg_status backward_affine(const norm_layout *l, const clg_tensor *x, cl_
                     CLGI_INT(dbias != NULL), CLGI_TENSOR(db), CLGI_INT(accumulate));
 }
 
-static clg_status norm_backward(const norm_layout *l, const clg_tensor *x,
-                                const clg_tensor *weight, const clg_tensor *mean,
-                                const clg_tensor *invstd, const clg_tensor *dy, clg_tensor *dx,
-                                clg_tensor *dweight, clg_tensor *dbias, int accumulate) {
+static clg_status norm_backward(const norm_layout *l, const clg_tensor *x, const clg_tensor *weight,
+                                const clg_tensor *mean, const clg_tensor *invstd,
+                                const clg_tensor *dy, clg_tensor *dx, clg_tensor *dweight,
+                                clg_tensor *dbias, int accumulate) {
     clg_device *dev = clg_tensor_device(x);
     clgi_buffer *sums = NULL;
     clg_status s = check_backward(l, x, weight, mean, invstd, dy, dx, dweight, dbias);
