@@ -180,12 +180,14 @@ static void choose_build_options(clg_device *dev) {
 }
 
 clg_status clgi_cache_init(clg_device *dev);
+void clgi_blas_configure(clg_device *dev);
 
 static clg_status finish_open(clg_device *dev) {
     char report[2048];
 
     choose_build_options(dev);
     clgi_cache_init(dev);
+    clgi_blas_configure(dev);
     clg_device_describe(&dev->info, report, sizeof report);
     clg_log(CLG_LOG_INFO, "using device %d: %s", dev->info.index, report);
     return CLG_OK;
