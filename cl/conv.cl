@@ -72,8 +72,8 @@ inline float conv_gather(__global const float *col, int c, int ph, int pw, int K
  * adds bias[c] when has_bias, and writes or adds the result. The launch
  * covers image rows [row0, row0 + rows).
  */
-__kernel void col2im(CLG_CTENSOR(col), CLG_TENSOR(x), CLG_CTENSOR(bias), int has_bias, int C,
-                     int H, int W, int out_h, int out_w, int K, int stride, int pad_h, int pad_w,
+__kernel void col2im(CLG_CTENSOR(col), CLG_TENSOR(x), CLG_CTENSOR(bias), int has_bias, int C, int H,
+                     int W, int out_h, int out_w, int K, int stride, int pad_h, int pad_w,
                      int reflect, int p0, int npix, int row0, int rows, int accumulate) {
     int iw = get_global_id(0), ih = get_global_id(1) + row0, c = get_global_id(2);
     CLG_GUARD(iw, W);
@@ -93,7 +93,13 @@ __kernel void col2im(CLG_CTENSOR(col), CLG_TENSOR(x), CLG_CTENSOR(bias), int has
     CLG_AT(x)[i] = accumulate ? CLG_AT(x)[i] + sum : sum;
 }
 
-/* ---- Direct kernels for layers with few output channels, where GEMM tiles would be mostly padding ---- */
+/* ---- Direct kernels, for layers with so few output channels that GEMM tiles go to waste ---- */
+
+/*
+ * The forward and weight-gradient kernels give each work-item four output
+ * channels, co0 .. co0 + 3, so every input value loaded serves four sums.
+ * Channels past Cout repeat the last one and are not written.
+ */
 
 /* The image index at padded position r: reflected, or -1 in zero padding. */
 inline int conv_source(int r, int n, int reflect) {
@@ -101,36 +107,60 @@ inline int conv_source(int r, int n, int reflect) {
     return r >= 0 && r < n ? r : -1;
 }
 
+/* Offsets of output channels co0 .. co0 + 3 (clamped to Cout - 1), each step floats apart. */
+inline int4 conv_channel_offsets(int co0, int Cout, int step) {
+    int4 co = min((int4)(co0, co0 + 1, co0 + 2, co0 + 3), (int4)(Cout - 1));
+    return co * step;
+}
+
+/* Store the four sums of channels co0 .. co0 + 3 that exist, at base + channel * step. */
+inline void conv_store4(__global float *base, float4 v, int co0, int Cout, size_t step,
+                        int accumulate) {
+    float s[4] = {v.x, v.y, v.z, v.w};
+    for (int j = 0; j < 4 && co0 + j < Cout; j++) {
+        __global float *out = base + (co0 + j) * step;
+        *out = accumulate ? *out + s[j] : s[j];
+    }
+}
+
 /* y[n, co, q] = bias[co] + the sum over ci, kh, kw of weight times the padded input. */
 __kernel void conv_direct_forward(CLG_CTENSOR(x), CLG_CTENSOR(w), CLG_CTENSOR(bias), int has_bias,
-                                  CLG_TENSOR(y), int N, int Cin, int H, int W, int Cout,
-                                  int out_h, int out_w, int K, int stride, int pad, int reflect) {
-    int q = get_global_id(0), nc = get_global_id(1);
+                                  CLG_TENSOR(y), int N, int Cin, int H, int W, int Cout, int out_h,
+                                  int out_w, int K, int stride, int pad, int reflect) {
+    int groups = (Cout + 3) / 4, q = get_global_id(0), ng = get_global_id(1);
     CLG_GUARD(q, out_h * out_w);
-    CLG_GUARD(nc, N * Cout);
+    CLG_GUARD(ng, N * groups);
 
-    int n = nc / Cout, co = nc - n * Cout, oh = q / out_w, ow = q - oh * out_w;
-    float sum = has_bias ? CLG_AT(bias)[co] : 0.0f;
+    int n = ng / groups, co0 = (ng - n * groups) * 4, oh = q / out_w, ow = q - oh * out_w;
+    int4 f = conv_channel_offsets(co0, Cout, Cin * K * K);
+    __global const float *image = CLG_AT(x) + (size_t)n * Cin * H * W;
+    float4 sum = 0.0f;
 
-    for (int ci = 0; ci < Cin; ci++) {
-        __global const float *plane = CLG_AT(x) + ((size_t)n * Cin + ci) * H * W;
-        __global const float *wk = CLG_AT(w) + ((size_t)co * Cin + ci) * K * K;
-        for (int kh = 0; kh < K; kh++) {
-            int ih = conv_source(oh * stride + kh - pad, H, reflect);
-            if (ih < 0) continue;
-            for (int kw = 0; kw < K; kw++) {
-                int iw = conv_source(ow * stride + kw - pad, W, reflect);
-                if (iw >= 0) sum += wk[kh * K + kw] * plane[ih * W + iw];
-            }
+    /* Taps outside, channels inside: the padded position is resolved once per tap. */
+    for (int kh = 0; kh < K; kh++) {
+        int ih = conv_source(oh * stride + kh - pad, H, reflect);
+        if (ih < 0) continue;
+        for (int kw = 0; kw < K; kw++) {
+            int iw = conv_source(ow * stride + kw - pad, W, reflect);
+            if (iw < 0) continue;
+            __global const float *px = image + ih * W + iw;
+            __global const float *wk = CLG_AT(w) + kh * K + kw;
+            for (int ci = 0; ci < Cin; ci++, px += H * W, wk += K * K)
+                sum += *px * (float4)(wk[f.x], wk[f.y], wk[f.z], wk[f.w]);
         }
     }
-    CLG_AT(y)[(size_t)nc * out_h * out_w + q] = sum;
+    if (has_bias) {
+        int4 b = conv_channel_offsets(co0, Cout, 1);
+        __global const float *bp = CLG_AT(bias);
+        sum += (float4)(bp[b.x], bp[b.y], bp[b.z], bp[b.w]);
+    }
+    conv_store4(CLG_AT(y) + (size_t)n * Cout * out_h * out_w + q, sum, co0, Cout,
+                (size_t)out_h * out_w, 0);
 }
 
 /* The sum over output channels and windows reading padded (ph, pw) of weight times dy. */
-inline float conv_gather_direct(__global const float *dy, __global const float *w, int ci,
-                                int Cin, int Cout, int ph, int pw, int K, int stride, int out_h,
-                                int out_w) {
+inline float conv_gather_direct(__global const float *dy, __global const float *w, int ci, int Cin,
+                                int Cout, int ph, int pw, int K, int stride, int out_h, int out_w) {
     size_t plane = (size_t)out_h * out_w, filter = (size_t)Cin * K * K;
     float sum = 0.0f;
 
@@ -176,30 +206,30 @@ __kernel void conv_direct_backward_data(CLG_CTENSOR(dy), CLG_CTENSOR(w), CLG_TEN
 /* dw[co, ci, kh, kw] (+)= the sum over images and output pixels of dy times the padded input. */
 __kernel void conv_direct_backward_weight(CLG_CTENSOR(x), CLG_CTENSOR(dy), CLG_TENSOR(dw), int N,
                                           int Cin, int H, int W, int Cout, int out_h, int out_w,
-                                          int K, int stride, int pad, int reflect,
-                                          int accumulate) {
-    int r = get_global_id(0), co = get_global_id(1);
+                                          int K, int stride, int pad, int reflect, int accumulate) {
+    int groups = (Cout + 3) / 4, r = get_global_id(0), g = get_global_id(1);
     CLG_GUARD(r, Cin * K * K);
-    CLG_GUARD(co, Cout);
+    CLG_GUARD(g, groups);
 
-    int ci = r / (K * K), kh = (r / K) % K, kw = r % K;
-    float sum = 0.0f;
+    int ci = r / (K * K), kh = (r / K) % K, kw = r % K, co0 = g * 4;
+    int4 f = conv_channel_offsets(co0, Cout, out_h * out_w);
+    float4 sum = 0.0f;
 
     for (int n = 0; n < N; n++) {
         __global const float *plane = CLG_AT(x) + ((size_t)n * Cin + ci) * H * W;
-        __global const float *g = CLG_AT(dy) + ((size_t)n * Cout + co) * out_h * out_w;
+        __global const float *grad = CLG_AT(dy) + (size_t)n * Cout * out_h * out_w;
         for (int oh = 0; oh < out_h; oh++) {
             int ih = conv_source(oh * stride + kh - pad, H, reflect);
             if (ih < 0) continue;
             for (int ow = 0; ow < out_w; ow++) {
                 int iw = conv_source(ow * stride + kw - pad, W, reflect);
-                if (iw >= 0) sum += g[oh * out_w + ow] * plane[ih * W + iw];
+                __global const float *gp = grad + oh * out_w + ow;
+                if (iw >= 0)
+                    sum += plane[ih * W + iw] * (float4)(gp[f.x], gp[f.y], gp[f.z], gp[f.w]);
             }
         }
     }
-
-    size_t i = (size_t)co * Cin * K * K + r;
-    CLG_AT(dw)[i] = accumulate ? CLG_AT(dw)[i] + sum : sum;
+    conv_store4(CLG_AT(dw) + r, sum, co0, Cout, (size_t)Cin * K * K, accumulate);
 }
 
 /* ---- Bias ---- */

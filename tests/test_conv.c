@@ -144,22 +144,27 @@ static void conv_data_free(conv_data *d) {
 
 /* ---- conv2d on the device ---- */
 
-/* Column budget in bytes that makes one pass hold `pixels` output pixels (0: default). */
-static size_t budget_for(size_t rows, int pixels) {
-    return pixels ? rows * (size_t)pixels * sizeof(float) : 0;
+/*
+ * Choose the algorithm: GEMM over whole images (chunk 0), GEMM over runs of
+ * chunk pixels (the column has `rows` rows), or the direct kernels.
+ */
+static void set_path(size_t rows, int chunk, int direct) {
+    clgi_conv_tuning t = {chunk ? rows * (size_t)chunk * sizeof(float) : (size_t)1 << 30,
+                          direct ? 1 << 30 : 0};
+    clgi_conv_set_tuning(&t);
 }
 
-static void conv_case_name(const conv_case *c, int chunk, char *buf, size_t size) {
-    snprintf(buf, size, "conv2d %dx%dx%dx%d -> %d k%d s%d p%d %s%s chunk %d", c->n, c->cin, c->h,
-             c->w, c->cout, c->k, c->stride, c->pad, c->reflect ? "reflect" : "zeros",
-             c->bias ? " bias" : "", chunk);
+static void conv_case_name(const conv_case *c, int chunk, int direct, char *buf, size_t size) {
+    snprintf(buf, size, "conv2d %dx%dx%dx%d -> %d k%d s%d p%d %s%s %s %d", c->n, c->cin, c->h, c->w,
+             c->cout, c->k, c->stride, c->pad, c->reflect ? "reflect" : "zeros",
+             c->bias ? " bias" : "", direct ? "direct" : "gemm chunk", chunk);
 }
 
 /*
  * Forward, then backward three times: overwrite (into NaN), accumulate, and
  * with only the weight gradient wanted, which must leave dx alone.
  */
-static void conv_check_device(const conv_case *c, const conv_data *d, int chunk) {
+static void conv_check_device(const conv_case *c, const conv_data *d, int chunk, int direct) {
     clg_conv2d_params p = {c->stride, c->pad, c->reflect ? CLG_PAD_REFLECT : CLG_PAD_ZEROS};
     clg_tensor *x = test_tensor(4, d->xs, d->x), *w = test_tensor(4, d->ws, d->w);
     clg_tensor *b = c->bias ? test_tensor(1, &c->cout, d->b) : NULL;
@@ -169,8 +174,8 @@ static void conv_check_device(const conv_case *c, const conv_data *d, int chunk)
     size_t nx = numel4(d->xs), nw = numel4(d->ws);
     char what[160];
 
-    conv_case_name(c, chunk, what, sizeof what);
-    clgi_conv_set_col_budget(budget_for((size_t)c->cin * c->k * c->k, chunk));
+    conv_case_name(c, chunk, direct, what, sizeof what);
+    set_path((size_t)c->cin * c->k * c->k, chunk, direct);
     CHECK(clg_conv2d_forward(x, w, b, &p, y));
     expect_close(y, d->y, what, "y");
 
@@ -189,7 +194,7 @@ static void conv_check_device(const conv_case *c, const conv_data *d, int chunk)
     expect_close(dw, dw3, what, "dweight alone");
     expect_close(dx, dx2, what, "dx untouched");
 
-    clgi_conv_set_col_budget(0);
+    clgi_conv_set_tuning(NULL);
     free(dx2), free(dw2), free(dw3), free(db2);
     clg_tensor_release(x), clg_tensor_release(w), clg_tensor_release(b);
     clg_tensor_release(dy), clg_tensor_release(y), clg_tensor_release(dx);
@@ -208,8 +213,9 @@ static void test_conv2d_reference(void **state) {
     for (size_t i = 0; i < sizeof conv_cases / sizeof conv_cases[0]; i++) {
         conv_data d;
         conv_data_make(&conv_cases[i], &d, 100 + i);
-        conv_check_device(&conv_cases[i], &d, 0);
-        conv_check_device(&conv_cases[i], &d, 5); /* several passes per image */
+        conv_check_device(&conv_cases[i], &d, 0, 0);
+        conv_check_device(&conv_cases[i], &d, 5, 0); /* several passes per image */
+        conv_check_device(&conv_cases[i], &d, 0, 1);
         conv_data_free(&d);
     }
 }
@@ -221,8 +227,9 @@ static void test_conv2d_large(void **state) {
 
     (void)state;
     conv_data_make(&c, &d, 7);
-    conv_check_device(&c, &d, 0);
-    conv_check_device(&c, &d, 700);
+    conv_check_device(&c, &d, 0, 0);
+    conv_check_device(&c, &d, 700, 0);
+    conv_check_device(&c, &d, 0, 1);
     conv_data_free(&d);
 }
 
@@ -303,8 +310,13 @@ static void test_conv2d_finite_difference(void **state) {
     clg_tensor *grad[3] = {nan_tensor(4, d.xs), nan_tensor(4, d.ws), nan_tensor(1, &c.cout)};
     clg_tensor *dy = test_tensor(4, d.ys, r), *y = nan_tensor(4, d.ys);
 
-    CHECK(clg_conv2d_backward(in[0], in[1], dy, &p, grad[0], grad[1], grad[2], 0));
-    check_directional(conv2d_fd_forward, &p, 3, in, grad, y, r, "conv2d");
+    for (int direct = 0; direct < 2; direct++) {
+        set_path(0, 0, direct);
+        CHECK(clg_conv2d_backward(in[0], in[1], dy, &p, grad[0], grad[1], grad[2], 0));
+        check_directional(conv2d_fd_forward, &p, 3, in, grad, y, r,
+                          direct ? "conv2d direct" : "conv2d gemm");
+    }
+    clgi_conv_set_tuning(NULL);
 
     for (int i = 0; i < 3; i++) clg_tensor_release(in[i]), clg_tensor_release(grad[i]);
     clg_tensor_release(dy), clg_tensor_release(y);
@@ -375,7 +387,7 @@ static void convt_check_device(const convt_case *c, const conv_data *d, int chun
              c->n, c->cin, c->h, c->w, c->cout, c->k, c->stride, c->pad, c->out_pad, chunk);
     CHECK(clg_conv_transpose2d_output_shape(x, w, &p, shape));
     assert_memory_equal(shape, d->ys, sizeof shape);
-    clgi_conv_set_col_budget(budget_for((size_t)c->cout * c->k * c->k, chunk));
+    set_path((size_t)c->cout * c->k * c->k, chunk, 0);
 
     CHECK(clg_conv_transpose2d_forward(x, w, b, &p, y));
     expect_close(y, d->y, what, "y");
@@ -390,7 +402,7 @@ static void convt_check_device(const convt_case *c, const conv_data *d, int chun
     expect_close(dx, dx2, what, "dx accumulated");
     expect_close(dw, dw2, what, "dweight accumulated");
 
-    clgi_conv_set_col_budget(0);
+    clgi_conv_set_tuning(NULL);
     free(dx2), free(dw2);
     clg_tensor_release(x), clg_tensor_release(w), clg_tensor_release(b);
     clg_tensor_release(dy), clg_tensor_release(y), clg_tensor_release(dx);

@@ -507,6 +507,7 @@ static void compare_buffers(const char *c, const cJSON *meta, clg_module *m) {
 }
 
 static void run_network_case(const char *c) {
+    uint64_t live = clg_device_bytes_live(test_device());
     cJSON *meta = cJSON_Parse(clg_safetensors_get_metadata(golden, c));
     clg_module *m = golden_network(meta);
     clg_var *x = golden_var(c, "x", 1), *r = golden_var(c, "r", 0), *y, *p, *loss;
@@ -536,6 +537,7 @@ static void run_network_case(const char *c) {
     clg_var_release(loss);
     clg_tape_release(tape);
     clg_module_release(m);
+    assert_int_equal(clg_device_bytes_live(test_device()), live); /* no device memory leaked */
 }
 
 static void test_golden_resnet_instance(void **state) {

@@ -35,8 +35,7 @@ clg_status clg_image_pool_query(clg_image_pool *pool, clg_rng *rng, clg_tensor *
                                 clg_tensor **out);
 
 /* Add the stored images to st as "<prefix>.<i>"; restore them from st (count from metadata). */
-clg_status clg_image_pool_save(const clg_image_pool *pool, const char *prefix,
-                               clg_safetensors *st);
+clg_status clg_image_pool_save(const clg_image_pool *pool, const char *prefix, clg_safetensors *st);
 clg_status clg_image_pool_load(clg_image_pool *pool, clg_device *device, const char *prefix,
                                const clg_safetensors *st);
 

@@ -8,15 +8,23 @@
 /* Column buffers stay below this size; a larger image is processed in runs of pixels. */
 #define DEFAULT_COL_BUDGET ((size_t)128 << 20)
 
+/*
+ * Layers with at most this many output channels use direct kernels: a GEMM
+ * with so few rows fills a small part of CLBlast's tiles (the generator's
+ * last 7x7 conv to RGB ran 10 to 40 times slower through GEMM on PoCL).
+ */
+#define DEFAULT_DIRECT_MAX_COUT 4
+
 /* Partial sums per channel in the bias gradient's first pass. */
 #define BIAS_GRAD_PARTS 64
 
-static size_t col_budget = DEFAULT_COL_BUDGET;
+static const clgi_conv_tuning default_tuning = {DEFAULT_COL_BUDGET, DEFAULT_DIRECT_MAX_COUT};
+static clgi_conv_tuning tuning = {DEFAULT_COL_BUDGET, DEFAULT_DIRECT_MAX_COUT};
 
 /* ---- Helpers shared by the convolution family ---- */
 
-void clgi_conv_set_col_budget(size_t bytes) {
-    col_budget = bytes ? bytes : DEFAULT_COL_BUDGET;
+void clgi_conv_set_tuning(const clgi_conv_tuning *t) {
+    tuning = t ? *t : default_tuning;
 }
 
 size_t clgi_col_rows(const clgi_conv_geom *g) {
@@ -26,9 +34,11 @@ size_t clgi_col_rows(const clgi_conv_geom *g) {
 clg_status clgi_col_scratch_create(clg_device *dev, const clgi_conv_geom *g,
                                    clgi_col_scratch *out) {
     size_t rows = clgi_col_rows(g), pixels = (size_t)g->out_h * (size_t)g->out_w;
-    size_t budget = col_budget < dev->info.max_alloc_bytes ? col_budget : dev->info.max_alloc_bytes;
-    size_t chunk = budget / sizeof(float) / rows;
+    size_t budget = tuning.col_budget;
+    size_t chunk;
 
+    if (budget > dev->info.max_alloc_bytes) budget = dev->info.max_alloc_bytes;
+    chunk = budget / sizeof(float) / rows;
     if (chunk < 1) chunk = 1;
     if (chunk > pixels) chunk = pixels;
     out->chunk = (int)chunk;
@@ -51,19 +61,37 @@ clg_status clgi_im2col(clg_device *dev, const clgi_conv_geom *g, cl_mem x, size_
                     CLGI_INT(g->reflect), CLGI_INT(p0), CLGI_INT(npix));
 }
 
+/* The hull of the image rows that grid pixels [p0, p0 + npix) read, reflections included. */
+static void rows_read(const clgi_conv_geom *g, int p0, int npix, int *row0, int *rows) {
+    int first = p0 / g->out_w, last = (p0 + npix - 1) / g->out_w, n = g->height;
+    int lo = first * g->stride - g->pad_h, hi = last * g->stride + g->kernel - 1 - g->pad_h;
+    int top = lo < 0 ? 0 : lo, bottom = hi > n - 1 ? n - 1 : hi;
+
+    if (g->reflect && lo < 0 && -lo > bottom) bottom = -lo < n - 1 ? -lo : n - 1;
+    if (g->reflect && hi > n - 1 && 2 * (n - 1) - hi < top)
+        top = 2 * (n - 1) - hi > 0 ? 2 * (n - 1) - hi : 0;
+    *row0 = top;
+    *rows = bottom >= top ? bottom - top + 1 : 0;
+}
+
 clg_status clgi_col2im(clg_device *dev, const clgi_conv_geom *g, cl_mem col, size_t col_off,
                        cl_mem x, size_t x_off, const clg_tensor *bias, int p0, int npix,
                        int accumulate) {
-    size_t global[3] = {(size_t)g->width, (size_t)g->height, (size_t)g->channels};
     cl_mem bias_mem = bias ? clgi_mem(bias) : col;
     cl_int bias_off = bias ? clgi_off(bias) : 0;
+    int row0 = 0, rows = g->height;
+
+    /* Adding onto x, rows that no window of this run reads can be skipped. */
+    if (accumulate) rows_read(g, p0, npix, &row0, &rows);
+    size_t global[3] = {(size_t)g->width, (size_t)rows, (size_t)g->channels};
 
     return CLGI_RUN(dev, "conv.cl", "col2im", 3, global, CLGI_MEM(col), CLGI_INT(col_off),
                     CLGI_MEM(x), CLGI_INT(x_off), CLGI_MEM(bias_mem), CLGI_INT(bias_off),
                     CLGI_INT(bias != NULL), CLGI_INT(g->channels), CLGI_INT(g->height),
                     CLGI_INT(g->width), CLGI_INT(g->out_h), CLGI_INT(g->out_w), CLGI_INT(g->kernel),
                     CLGI_INT(g->stride), CLGI_INT(g->pad_h), CLGI_INT(g->pad_w),
-                    CLGI_INT(g->reflect), CLGI_INT(p0), CLGI_INT(npix), CLGI_INT(accumulate));
+                    CLGI_INT(g->reflect), CLGI_INT(p0), CLGI_INT(npix), CLGI_INT(row0),
+                    CLGI_INT(rows), CLGI_INT(accumulate));
 }
 
 clg_status clgi_bias_fill(clg_tensor *y, const clg_tensor *bias) {
@@ -211,6 +239,29 @@ clg_status clg_conv2d_output_shape(const clg_tensor *x, const clg_tensor *weight
     return CLG_OK;
 }
 
+/* ---- conv2d by direct kernels, for few output channels ---- */
+
+/* The sizes and geometry that every direct kernel takes after its tensors. */
+#define DIRECT_ARGS(d, p)                                                                          \
+    CLGI_INT((d)->n), CLGI_INT((d)->cin), CLGI_INT((d)->h), CLGI_INT((d)->w), CLGI_INT((d)->cout), \
+        CLGI_INT((d)->ho), CLGI_INT((d)->wo), CLGI_INT((d)->k), CLGI_INT((p)->stride),             \
+        CLGI_INT((p)->padding), CLGI_INT((p)->pad_mode == CLG_PAD_REFLECT)
+
+static int use_direct(const conv_dims *d) {
+    return d->cout <= tuning.direct_max_cout;
+}
+
+static clg_status conv2d_direct_forward(const clg_tensor *x, const clg_tensor *weight,
+                                        const clg_tensor *bias, const conv_dims *d,
+                                        const clg_conv2d_params *p, clg_tensor *y) {
+    const clg_tensor *b = bias ? bias : weight;
+    size_t global[2] = {(size_t)d->ho * d->wo, (size_t)d->n * ((d->cout + 3) / 4)};
+
+    return CLGI_RUN(clg_tensor_device(x), "conv.cl", "conv_direct_forward", 2, global,
+                    CLGI_TENSOR(x), CLGI_TENSOR(weight), CLGI_TENSOR(b), CLGI_INT(bias != NULL),
+                    CLGI_TENSOR(y), DIRECT_ARGS(d, p));
+}
+
 /* ---- conv2d forward ---- */
 
 /* y[n][:, p0 .. p0 + npix) += weight x im2col(x[n]) for one run of output pixels. */
@@ -242,6 +293,7 @@ clg_status clg_conv2d_forward(const clg_tensor *x, const clg_tensor *weight, con
             CLG_OK)
         return s;
     if (!y) return clg_error(CLG_ERR_INVALID_ARGUMENT, "conv2d: no output tensor");
+    if (use_direct(&d)) return conv2d_direct_forward(x, weight, bias, &d, p, y);
     g = conv2d_geom(&d, p);
 
     /* The GEMMs add onto the bias (or zeros). */
@@ -298,6 +350,24 @@ static clg_status conv2d_backward_run(const conv2d_grads *a, const conv_dims *d,
     return s;
 }
 
+static clg_status conv2d_direct_backward(const conv2d_grads *a, const conv_dims *d,
+                                         const clg_conv2d_params *p) {
+    clg_device *dev = clg_tensor_device(a->x);
+    size_t data_global[3] = {(size_t)d->w, (size_t)d->h, (size_t)d->n * d->cin};
+    size_t weight_global[2] = {(size_t)d->cin * d->k * d->k, (size_t)(d->cout + 3) / 4};
+    clg_status s = CLG_OK;
+
+    if (a->dx)
+        s = CLGI_RUN(dev, "conv.cl", "conv_direct_backward_data", 3, data_global,
+                     CLGI_TENSOR(a->dy), CLGI_TENSOR(a->weight), CLGI_TENSOR(a->dx),
+                     DIRECT_ARGS(d, p), CLGI_INT(a->accumulate));
+    if (s == CLG_OK && a->dweight)
+        s = CLGI_RUN(dev, "conv.cl", "conv_direct_backward_weight", 2, weight_global,
+                     CLGI_TENSOR(a->x), CLGI_TENSOR(a->dy), CLGI_TENSOR(a->dweight),
+                     DIRECT_ARGS(d, p), CLGI_INT(a->accumulate));
+    return s;
+}
+
 static clg_status conv2d_check_grads(const conv2d_grads *a, const conv_dims *d,
                                      const clg_tensor *dbias) {
     clg_status s;
@@ -328,6 +398,7 @@ clg_status clg_conv2d_backward(const clg_tensor *x, const clg_tensor *weight, co
         return s;
     if (dbias && (s = clgi_bias_grad(dy, dbias, accumulate)) != CLG_OK) return s;
     if (!dx && !dweight) return CLG_OK;
+    if (use_direct(&d)) return conv2d_direct_backward(&a, &d, p);
 
     g = conv2d_geom(&d, p);
     if ((s = clgi_col_scratch_create(clg_tensor_device(x), &g, &col)) != CLG_OK) return s;

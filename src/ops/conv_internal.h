@@ -62,7 +62,13 @@ clg_status clgi_pad2d_forward(const clg_tensor *x, const int pad[4], clg_pad_mod
 clg_status clgi_pad2d_backward(const clg_tensor *dy, const int pad[4], clg_pad_mode mode,
                                clg_tensor *dx, int accumulate);
 
-/* Set the column budget in bytes (0 restores the default); tests use it to force chunking. */
-void clgi_conv_set_col_budget(size_t bytes);
+/* Choices of algorithm, set for the whole process; tests change them to reach every path. */
+typedef struct clgi_conv_tuning {
+    size_t col_budget;   /* largest column buffer in bytes; larger images go in runs */
+    int direct_max_cout; /* conv2d with at most this many output channels skips GEMM */
+} clgi_conv_tuning;
+
+/* Set the tuning; NULL restores the defaults. */
+void clgi_conv_set_tuning(const clgi_conv_tuning *t);
 
 #endif

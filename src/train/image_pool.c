@@ -14,8 +14,7 @@ clg_status clg_image_pool_create(int capacity, clg_image_pool **out) {
     clg_image_pool *pool;
 
     if (capacity < 0)
-        return clg_error(CLG_ERR_INVALID_ARGUMENT, "pool size must not be negative (%d)",
-                         capacity);
+        return clg_error(CLG_ERR_INVALID_ARGUMENT, "pool size must not be negative (%d)", capacity);
     pool = calloc(1, sizeof *pool);
     if (pool && capacity > 0) pool->images = calloc((size_t)capacity, sizeof *pool->images);
     if (!pool || (capacity > 0 && !pool->images)) {

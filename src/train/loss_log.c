@@ -29,7 +29,7 @@ static void write_header(FILE *f) {
 
 static void write_row(FILE *f, const clg_loss_row *row) {
     fprintf(f, "%" PRId64 ",%d", row->iter, row->epoch);
-    for (int k = 0; k < CLG_CYCLEGAN_LOSSES; k++) fprintf(f, ",%.7g", row->loss[k]);
+    for (int k = 0; k < CLG_CYCLEGAN_LOSSES; k++) fprintf(f, ",%.9g", row->loss[k]);
     fputc('\n', f);
 }
 

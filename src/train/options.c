@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -390,8 +391,8 @@ static clg_status parse_int(const option_row *row, const char *text, int *out) {
     long long v;
     clg_status s = parse_integer(row, text, &v);
 
-    if (s == CLG_OK && (v < -2147483647LL || v > 2147483647LL))
-        return bad_value(row, text, "an integer of int's range");
+    if (s == CLG_OK && (v < INT_MIN || v > INT_MAX))
+        return bad_value(row, text, "an integer that fits in an int");
     if (s == CLG_OK) *out = (int)v;
     return s;
 }
@@ -640,22 +641,35 @@ clg_status clg_cyclegan_option_text(const clg_cyclegan_options *opts, const char
 
 /* ---- --help ---- */
 
-/* Write words from text, wrapping at column 100 with an indent of `indent`; *col is the column. */
+/* Start a new line at `indent` unless `width` more columns fit after *col. */
+static void make_room(FILE *out, int width, int indent, int *col) {
+    if (*col > indent && *col + 1 + width > 100) {
+        fprintf(out, "\n%*s", indent, "");
+        *col = indent;
+    } else if (*col > indent) {
+        fputc(' ', out);
+        (*col)++;
+    }
+}
+
+/* Write text's words, wrapping at column 100 with a hanging indent; *col is the column. */
 static void wrap(FILE *out, const char *text, int indent, int *col) {
     while (*text) {
         size_t word = strcspn(text, " ");
-        if (*col > indent && *col + 1 + (int)word > 100) {
-            fprintf(out, "\n%*s", indent, "");
-            *col = indent;
-        } else if (*col > indent) {
-            fputc(' ', out);
-            (*col)++;
-        }
+        make_room(out, (int)word, indent, col);
         fprintf(out, "%.*s", (int)word, text);
         *col += (int)word;
         text += word;
         while (*text == ' ') text++;
     }
+}
+
+/* Write text whole, on a new line when it does not fit on this one. */
+static void place(FILE *out, const char *text, int indent, int *col) {
+    if (!*text) return;
+    make_room(out, (int)strlen(text), indent, col);
+    fputs(text, out);
+    *col += (int)strlen(text);
 }
 
 static void help_default(const option_row *row, clg_cyclegan_mode mode, char *buf, size_t n) {
@@ -693,10 +707,13 @@ static void help_row(const option_row *row, clg_cyclegan_mode mode, FILE *out) {
     if (row->type == T_CHOICE) {
         choice_list(row->choices, list, sizeof list);
         snprintf(tail, sizeof tail, "(one of %s)", list);
-        wrap(out, tail, 30, &col);
+        if (strlen(tail) <= 100 - 30)
+            place(out, tail, 30, &col);
+        else
+            wrap(out, tail, 30, &col);
     }
     help_default(row, mode, tail, sizeof tail);
-    wrap(out, tail, 30, &col);
+    place(out, tail, 30, &col);
     fputc('\n', out);
 }
 

@@ -136,7 +136,10 @@ static double tick_step(double span) {
 }
 
 static void chart_ranges(const point *p, size_t m, range *x, range *y) {
-    *x = (range){m ? p[0].x : 0.0, m ? p[m - 1].x : 1.0};
+    double step;
+
+    /* Iterations count from 0; a log that starts later still shows its distance from 0. */
+    *x = (range){m && p[0].x < 0.0 ? p[0].x : 0.0, m ? p[m - 1].x : 1.0};
     *y = (range){0.0, 0.0};
     for (size_t j = 0; j < m; j++) {
         for (int k = 0; k < CLG_CYCLEGAN_LOSSES; k++) {
@@ -147,7 +150,8 @@ static void chart_ranges(const point *p, size_t m, range *x, range *y) {
     }
     if (x->hi <= x->lo) x->hi = x->lo + 1.0;
     if (y->hi <= y->lo) y->hi = y->lo + 1.0;
-    y->hi = ceil(y->hi / tick_step(y->hi - y->lo)) * tick_step(y->hi - y->lo);
+    step = tick_step(y->hi - y->lo);
+    y->hi = ceil(y->hi / step) * step;
 }
 
 static double to_px(double v, range r) {
