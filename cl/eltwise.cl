@@ -32,10 +32,10 @@ static float exact_tanh(float v) {
     return copysign(-em / (2.0f + em), v);
 }
 
-/* Derivatives at 0 follow PyTorch: relu' = 0, leaky_relu' = slope. */
+/* Derivatives at 0 follow PyTorch: relu' = 0, leaky_relu' = slope. NaN passes through. */
 // clang-format off
-ACTIVATION(relu, v > 0.0f ? v : 0.0f, v > 0.0f ? d : 0.0f)
-ACTIVATION(leaky_relu, v > 0.0f ? v : v * slope, v > 0.0f ? d : d * slope)
+ACTIVATION(relu, v <= 0.0f ? 0.0f : v, v > 0.0f ? d : 0.0f)
+ACTIVATION(leaky_relu, v <= 0.0f ? v * slope : v, v > 0.0f ? d : d * slope)
 ACTIVATION(tanh, exact_tanh(v), d * (1.0f - out * out))
 ACTIVATION(sigmoid, stable_sigmoid(v), d * out * (1.0f - out))
 // clang-format on

@@ -217,7 +217,8 @@ static int train(const clg_cyclegan_options *opts) {
     if (s == CLG_OK) s = save(&t, "latest");
     if (s == CLG_OK) s = write_report(&t, clg_cyclegan_counters_of(t.cg)->epoch);
     if (s == CLG_OK) {
-        print_progress(&t, t.last_losses, 1);
+        if (clg_cyclegan_counters_of(t.cg)->iter % opts->print_freq != 0)
+            print_progress(&t, t.last_losses, 1);
         printf("done: checkpoints in %s, report in %s/web/index.html\n", t.dir, t.dir);
     }
     close_trainer(&t);

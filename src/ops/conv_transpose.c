@@ -22,14 +22,14 @@ static clg_status convt_check_params(const clg_tensor *x, const clg_conv_transpo
 
     if (!p || p->stride < 1 || p->padding < 0 || p->output_padding < 0 ||
         p->output_padding >= p->stride)
-        return clg_error(CLG_ERR_INVALID_ARGUMENT,
-                         "conv_transpose2d: want stride >= 1, padding >= 0 and "
-                         "0 <= output_padding < stride");
+        return clg_error(
+            CLG_ERR_INVALID_ARGUMENT,
+            "conv_transpose2d: want stride >= 1, padding >= 0 and 0 <= output_padding < stride");
     if (d->ho < 1 || d->wo < 1) {
         clg_tensor_shape_string(x, xs, sizeof xs);
         return clg_error(CLG_ERR_SHAPE,
-                         "conv_transpose2d: input %s with kernel %d, stride %d, padding %d "
-                         "gives an empty output",
+                         "conv_transpose2d: input %s with kernel %d, stride %d, padding %d gives "
+                         "an empty output",
                          xs, d->k, p->stride, p->padding);
     }
     return CLG_OK;
@@ -45,21 +45,19 @@ static clg_status convt_dims_of(const clg_tensor *x, const clg_tensor *weight,
         clg_tensor_dim(weight, 0) != clg_tensor_dim(x, 1) ||
         clg_tensor_dim(weight, 2) != clg_tensor_dim(weight, 3))
         return clg_error(CLG_ERR_SHAPE,
-                         "conv_transpose2d: input %s and weight %s disagree (want input "
-                         "[N, Cin, H, W] and weight [Cin, Cout, K, K])",
+                         "conv_transpose2d: input %s and weight %s disagree (want input [N, Cin, "
+                         "H, W] and weight [Cin, Cout, K, K])",
                          xs, ws);
     if (clg_tensor_device(x) != clg_tensor_device(weight))
         return clg_error(CLG_ERR_INVALID_ARGUMENT,
                          "conv_transpose2d: input and weight on two devices");
 
-    *d = (convt_dims){clg_tensor_dim(x, 0),
-                      clg_tensor_dim(x, 1),
-                      clg_tensor_dim(x, 2),
-                      clg_tensor_dim(x, 3),
-                      clg_tensor_dim(weight, 1),
-                      clg_tensor_dim(weight, 2),
-                      0,
-                      0};
+    *d = (convt_dims){.n = clg_tensor_dim(x, 0),
+                      .cin = clg_tensor_dim(x, 1),
+                      .h = clg_tensor_dim(x, 2),
+                      .w = clg_tensor_dim(x, 3),
+                      .cout = clg_tensor_dim(weight, 1),
+                      .k = clg_tensor_dim(weight, 2)};
     if (p) {
         d->ho = (d->h - 1) * p->stride - 2 * p->padding + d->k + p->output_padding;
         d->wo = (d->w - 1) * p->stride - 2 * p->padding + d->k + p->output_padding;

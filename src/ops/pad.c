@@ -21,10 +21,10 @@ static clg_status pad_check(const char *op, const clg_tensor *x, const int pad[4
         return clg_error(CLG_ERR_SHAPE, "%s: want an [N, C, H, W] tensor, not %s", op, xs);
     if (pad[0] < 0 || pad[1] < 0 || pad[2] < 0 || pad[3] < 0 ||
         (mode != CLG_PAD_ZEROS && mode != CLG_PAD_REFLECT))
-        return clg_error(CLG_ERR_INVALID_ARGUMENT,
-                         "%s: padding (%d, %d, %d, %d) must be at least 0 and the mode zeros or "
-                         "reflect",
-                         op, pad[0], pad[1], pad[2], pad[3]);
+        return clg_error(
+            CLG_ERR_INVALID_ARGUMENT,
+            "%s: padding (%d, %d, %d, %d) must be at least 0 and the mode zeros or reflect", op,
+            pad[0], pad[1], pad[2], pad[3]);
     if (mode == CLG_PAD_REFLECT && (pad[0] >= w || pad[1] >= w || pad[2] >= h || pad[3] >= h))
         return clg_error(CLG_ERR_SHAPE,
                          "%s: reflection padding (left %d, right %d, top %d, bottom %d) must be "
