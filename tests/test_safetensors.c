@@ -16,7 +16,7 @@
 /* A path inside this test's scratch folder. */
 static const char *scratch(const char *name) {
     static const char *dir;
-    static char path[4096];
+    static char path[4096 + 256];
 
     if (!dir) {
         static char saved[4096];
