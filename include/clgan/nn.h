@@ -94,7 +94,10 @@ clg_status clg_resnet_block_create(clg_device *device, int dim, clg_norm_type no
 
 clg_status clg_sequential_create(clg_module **out);
 
-/* Append child under the next index; the sequence owns it from now on, even on failure. */
+/*
+ * Append child under the next index. The sequence owns it from now on, also when the call
+ * fails, except when child already belongs to a container (CLG_ERR_INVALID_ARGUMENT).
+ */
 clg_status clg_sequential_append(clg_module *seq, clg_module *child);
 
 /* Append child under a name of its own (such as "model"), owned as above. */

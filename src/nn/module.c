@@ -117,17 +117,19 @@ static void invalidate_up(clg_module *m) {
 }
 
 clg_status clg_sequential_append_named(clg_module *seq, const char *name, clg_module *child) {
-    if (!seq || !child || !name || !*name || strchr(name, '.') || strlen(name) >= CLGI_NAME_MAX ||
-        child->parent || child == seq) {
+    if (child && (child->parent || child == seq)) /* not ours to release */
+        return clg_error(CLG_ERR_INVALID_ARGUMENT, "append: the module already has a parent");
+    if (!seq || !child || !name || !*name || strchr(name, '.') || strlen(name) >= CLGI_NAME_MAX) {
         clg_module_release(child);
         return clg_error(CLG_ERR_INVALID_ARGUMENT,
-                         "append: a NULL module, a bad name or a child that already has a parent");
+                         "append: a NULL module, or a child name that is empty, holds a dot or "
+                         "is too long");
     }
     if (seq->n_children == seq->cap_children) {
         int cap = seq->cap_children ? seq->cap_children * 2 : 8;
         clg_module **children = realloc(seq->children, (size_t)cap * sizeof *children);
         char(*names)[CLGI_NAME_MAX] =
-            children ? realloc(seq->child_names, cap * sizeof *names) : NULL;
+            children ? realloc(seq->child_names, (size_t)cap * sizeof *names) : NULL;
         if (children) seq->children = children;
         if (!names) {
             clg_module_release(child);
