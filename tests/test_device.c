@@ -155,7 +155,8 @@ static void test_build_error_carries_log(void **state) {
     (void)state;
 
     write_file(dir, "common.clh", "/* empty */\n");
-    write_file(dir, "tensor.cl", "__kernel void fill(__global float *x) { x[0] = undefined_name; }");
+    write_file(dir, "tensor.cl",
+               "__kernel void fill(__global float *x) { x[0] = undefined_name; }");
     setenv("CLGAN_KERNEL_DIR", dir, 1);
     setenv("CLGAN_CACHE", "0", 1);
     CHECK(clg_device_open(NULL, &dev));

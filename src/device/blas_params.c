@@ -15,11 +15,13 @@ typedef struct param_set {
 
 /* One work-item per group everywhere: slow, but legal on any device. */
 static const param_set single_item_params[] = {
-    {"Xgemm", 16,
+    {"Xgemm",
+     16,
      {"GEMMK", "KREG", "KWG", "KWI", "MDIMA", "MDIMC", "MWG", "NDIMB", "NDIMC", "NWG", "SA", "SB",
       "STRM", "STRN", "VWM", "VWN"},
      {0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1}},
-    {"XgemmDirect", 10,
+    {"XgemmDirect",
+     10,
      {"KWID", "MDIMAD", "MDIMCD", "NDIMBD", "NDIMCD", "PADA", "PADB", "VWMD", "VWND", "WGD"},
      {1, 1, 1, 1, 1, 0, 0, 1, 1, 1}},
     {"Copy", 4, {"COPY_DIMX", "COPY_DIMY", "COPY_VW", "COPY_WPT"}, {1, 1, 1, 1}},
@@ -39,8 +41,9 @@ void clgi_blas_configure(clg_device *dev) {
     if (dev->info.max_work_group_size >= CLBLAST_DEFAULT_GROUP) return;
     for (size_t i = 0; i < count; i++) {
         const param_set *p = &single_item_params[i];
-        CLBlastStatusCode code = CLBlastOverrideParameters(
-            dev->id, p->kernel, CLBlastPrecisionSingle, (size_t)p->count, (const char **)p->names, p->values);
+        CLBlastStatusCode code =
+            CLBlastOverrideParameters(dev->id, p->kernel, CLBlastPrecisionSingle, (size_t)p->count,
+                                      (const char **)p->names, p->values);
         if (code != CLBlastSuccess)
             clg_log(CLG_LOG_WARN, "CLBlast refused parameters for %s (%d)", p->kernel, (int)code);
     }
