@@ -1,4 +1,4 @@
-/* clgan-bench-mae: mean absolute error (pixels in 0..1) between same-named images of two folders. */
+/* clgan-bench-mae: mean absolute error (pixels in 0..1) between same-named images of folders. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,9 +15,12 @@ static int image_mae(const char *pa, const char *pb, double *sum, size_t *count)
     clg_image a = {0}, b = {0};
     int ok = clg_image_load(pa, 1, &a) == CLG_OK && clg_image_load(pb, 1, &b) == CLG_OK &&
              a.width == b.width && a.height == b.height;
-    for (size_t i = 0; ok && i < (size_t)a.width * a.height; i++) *sum += fabs(a.data[i] - b.data[i]);
-    if (ok) *count += (size_t)a.width * a.height;
-    else fprintf(stderr, "clgan-bench-mae: %s vs %s: %s\n", pa, pb, clg_last_error());
+    for (size_t i = 0; ok && i < (size_t)a.width * a.height; i++)
+        *sum += fabs(a.data[i] - b.data[i]);
+    if (ok)
+        *count += (size_t)a.width * a.height;
+    else
+        fprintf(stderr, "clgan-bench-mae: %s vs %s: %s\n", pa, pb, clg_last_error());
     clg_image_release(&a);
     clg_image_release(&b);
     return ok;

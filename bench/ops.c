@@ -196,9 +196,9 @@ static clg_status backward(const row *r, ctx *c) {
     case ACT:
         return clg_activation_backward(r->act, 0.2f, c->x, c->y, c->dy, c->dx, 0);
     case MSE:
-        return clg_mse_loss_backward(c->x, c->w, 0.0f, 1.0f, c->dx, 0);
+        return clg_mse_loss_backward(c->x, c->w, 0.0f, NULL, c->dx, 0);
     case L1:
-        return clg_l1_loss_backward(c->x, c->w, 1.0f, c->dx, 0);
+        return clg_l1_loss_backward(c->x, c->w, NULL, c->dx, 0);
     case GRAM:
         return clg_gram_backward(c->x, c->dy, c->dx, 0);
     case MAXPOOL:

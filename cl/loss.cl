@@ -70,19 +70,23 @@ static float loss_grad(int kind, float v, float target) {
     }
 }
 
-/* dx (+)= scale * d(term)/dx, scale = dloss / n for the mean losses. */
+/* The upstream gradient of a loss, read on the device (1 when there is none). */
+#define CLG_DLOSS(name) (has_##name ? CLG_AT(name)[0] : 1.0f)
+
+/* dx (+)= dloss * scale * d(term)/dx, scale = 1 / n for the mean losses. */
 __kernel void loss_backward(int kind, CLG_CTENSOR(x), CLG_CTENSOR(t), int has_target, float tval,
-                            int n, float scale, CLG_TENSOR(dx), int accumulate) {
+                            int n, CLG_CTENSOR(dloss), int has_dloss, float scale, CLG_TENSOR(dx),
+                            int accumulate) {
     int i = get_global_id(0);
     CLG_GUARD(i, n);
     float target = has_target ? CLG_AT(t)[i] : tval;
-    float g = scale * loss_grad(kind, CLG_AT(x)[i], target);
+    float g = CLG_DLOSS(dloss) * scale * loss_grad(kind, CLG_AT(x)[i], target);
     CLG_AT(dx)[i] = accumulate ? CLG_AT(dx)[i] + g : g;
 }
 
 /* Total variation: dx (+)= 2 dloss * sum of (x - neighbour) over the neighbours that exist. */
-__kernel void tv_backward(CLG_CTENSOR(x), int n, int h, int w, float dloss, CLG_TENSOR(dx),
-                          int accumulate) {
+__kernel void tv_backward(CLG_CTENSOR(x), int n, int h, int w, CLG_CTENSOR(dloss), int has_dloss,
+                          CLG_TENSOR(dx), int accumulate) {
     int i = get_global_id(0);
     CLG_GUARD(i, n);
     __global const float *p = CLG_AT(x);
@@ -93,6 +97,6 @@ __kernel void tv_backward(CLG_CTENSOR(x), int n, int h, int w, float dloss, CLG_
     if (col + 1 < w) g -= p[i + 1] - v;
     if (row > 0) g += v - p[i - w];
     if (row + 1 < h) g -= p[i + w] - v;
-    g *= 2.0f * dloss;
+    g *= 2.0f * CLG_DLOSS(dloss);
     CLG_AT(dx)[i] = accumulate ? CLG_AT(dx)[i] + g : g;
 }

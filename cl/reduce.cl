@@ -30,3 +30,12 @@ __kernel void sum_final(__global const float *partials, float scale, CLG_TENSOR(
     }
     if (lid == 0) CLG_AT(out)[0] = scale * buf[0];
 }
+
+/* dx (+)= scale * dout[0] in every element. */
+__kernel void broadcast_grad(CLG_CTENSOR(dout), float scale, CLG_TENSOR(dx), int n,
+                             int accumulate) {
+    int i = get_global_id(0);
+    CLG_GUARD(i, n);
+    float g = scale * CLG_AT(dout)[0];
+    CLG_AT(dx)[i] = accumulate ? CLG_AT(dx)[i] + g : g;
+}

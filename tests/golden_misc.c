@@ -176,9 +176,10 @@ void golden_loss(const golden_case *c) {
     scratch s = {0};
     clg_tensor *x = need(c, "x"), *t = golden_tensor(c, "target");
     clg_tensor *loss = vec(&s, 1), *dx = like(&s, x), *dt = t ? like(&s, t) : NULL;
-    float dloss = (float)golden_param_double(c, "upstream", 1.0);
+    clg_tensor *dloss = vec(&s, 1);
     float label = (float)golden_param_double(c, "target", 0.0);
 
+    CHECK(clg_tensor_fill(dloss, (float)golden_param_double(c, "upstream", 1.0)));
     if (op_is(c, "mse_loss")) {
         CHECK(clg_mse_loss(x, t, loss));
         CHECK(clg_mse_loss_backward(x, t, 0.0f, dloss, dx, 0));

@@ -266,6 +266,23 @@ static void test_sum_mean(void **state) {
     }
 }
 
+/* The backward of sum and mean spreads dout[0] (over the count) to every element. */
+static void test_sum_mean_backward(void **state) {
+    float up = 0.75f;
+    clg_tensor *dout = test_tensor(1, (int[]){1}, &up), *dx = new_vec(7);
+    float *g;
+
+    (void)state;
+    CHECK(clg_sum_backward(dout, dx, 0));
+    CHECK(clg_mean_backward(dout, dx, 1));
+    g = test_download(dx);
+    for (int i = 0; i < 7; i++) assert_float_equal(g[i], 0.75 + 0.75 / 7, 1e-7);
+    free(g);
+    assert_int_equal(clg_sum_backward(dx, dx, 0), CLG_ERR_SHAPE);
+    clg_tensor_release(dout);
+    clg_tensor_release(dx);
+}
+
 /* ---- Normalisation ---- */
 
 /* y of instance norm (groups = planes, outer 1) or batch norm (groups = C) in double. */
@@ -447,26 +464,29 @@ static void loss_forward(fd_case *c) {
 
 static void loss_backward(fd_case *c, int k, clg_tensor *grad, int acc) {
     clg_tensor *x = c->in[k], *t = c->in[1 - k]; /* both losses with a target are symmetric */
+    clg_tensor *up = test_tensor(1, (int[]){1}, &c->param);
+
     switch (c->kind) {
     case 0:
-        CHECK(clg_mse_loss_backward(x, t, 0, c->param, grad, acc));
+        CHECK(clg_mse_loss_backward(x, t, 0, up, grad, acc));
         break;
     case 1:
-        CHECK(clg_mse_loss_backward(x, NULL, 0.7f, c->param, grad, acc));
+        CHECK(clg_mse_loss_backward(x, NULL, 0.7f, up, grad, acc));
         break;
     case 2:
-        CHECK(clg_l1_loss_backward(x, t, c->param, grad, acc));
+        CHECK(clg_l1_loss_backward(x, t, up, grad, acc));
         break;
     case 3:
-        CHECK(clg_bce_logits_loss_backward(x, 1.0f, c->param, grad, acc));
+        CHECK(clg_bce_logits_loss_backward(x, 1.0f, up, grad, acc));
         break;
     case 4:
-        CHECK(clg_bce_logits_loss_backward(x, 0.0f, c->param, grad, acc));
+        CHECK(clg_bce_logits_loss_backward(x, 0.0f, up, grad, acc));
         break;
     default:
-        CHECK(clg_tv_loss_backward(x, c->param, grad, acc));
+        CHECK(clg_tv_loss_backward(x, up, grad, acc));
         break;
     }
+    clg_tensor_release(up);
 }
 
 static double loss_ref(int kind, const float *x, const float *t, int h, int w, size_t n) {
@@ -517,7 +537,7 @@ static void test_bce_extremes(void **state) {
     (void)state;
     CHECK(clg_bce_logits_loss_const(t, 1.0f, loss));
     assert_true(fabs(read_scalar(loss) - (100 + 1e4) / 4.0) < 1e-2);
-    CHECK(clg_bce_logits_loss_backward(t, 1.0f, 1.0f, grad, 0));
+    CHECK(clg_bce_logits_loss_backward(t, 1.0f, NULL, grad, 0));
     dx = test_download(grad);
     assert_floats_close(dx, (float[]){0, -0.25f, 0, -0.25f}, 4, 1e-6, 1e-7, "bce dx");
     free(dx);
@@ -653,20 +673,28 @@ static void test_shape_errors(void **state) {
     expect_shape_error(clg_adam_step(&(clg_adam_params){0}, 1, a, b, a, a), "adam");
     /* A NULL gradient is not computed, and not an error. */
     CHECK(clg_activation_backward(CLG_ACT_RELU, 0, a, a, a, NULL, 0));
-    CHECK(clg_tv_loss_backward(x, 1.0f, NULL, 0));
+    CHECK(clg_tv_loss_backward(x, NULL, NULL, 0));
     clg_tensor_release(a), clg_tensor_release(b), clg_tensor_release(one);
     clg_tensor_release(x), clg_tensor_release(y);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_activations),   cmocka_unit_test(test_activation_extremes),
-        cmocka_unit_test(test_arithmetic),    cmocka_unit_test(test_sum_mean),
-        cmocka_unit_test(test_instance_norm), cmocka_unit_test(test_instance_norm_constant),
-        cmocka_unit_test(test_batch_norm),    cmocka_unit_test(test_batch_norm_running),
-        cmocka_unit_test(test_losses),        cmocka_unit_test(test_bce_extremes),
-        cmocka_unit_test(test_gram),          cmocka_unit_test(test_pooling),
-        cmocka_unit_test(test_adam),          cmocka_unit_test(test_shape_errors),
+        cmocka_unit_test(test_activations),
+        cmocka_unit_test(test_activation_extremes),
+        cmocka_unit_test(test_arithmetic),
+        cmocka_unit_test(test_sum_mean),
+        cmocka_unit_test(test_sum_mean_backward),
+        cmocka_unit_test(test_instance_norm),
+        cmocka_unit_test(test_instance_norm_constant),
+        cmocka_unit_test(test_batch_norm),
+        cmocka_unit_test(test_batch_norm_running),
+        cmocka_unit_test(test_losses),
+        cmocka_unit_test(test_bce_extremes),
+        cmocka_unit_test(test_gram),
+        cmocka_unit_test(test_pooling),
+        cmocka_unit_test(test_adam),
+        cmocka_unit_test(test_shape_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -127,29 +127,37 @@ clg_status clg_axpy(float alpha, const clg_tensor *x, clg_tensor *y);
 clg_status clg_sum(const clg_tensor *x, clg_tensor *out);
 clg_status clg_mean(const clg_tensor *x, clg_tensor *out);
 
+/* Their backward: every element of dx (+)= dout[0] (divided by the count for the mean). */
+clg_status clg_sum_backward(const clg_tensor *dout, clg_tensor *dx, int accumulate);
+clg_status clg_mean_backward(const clg_tensor *dout, clg_tensor *dx, int accumulate);
+
 /* ---- Losses: the value (mean over elements unless noted) goes into a [1] tensor. ---- */
 
 /*
- * Backward of a loss: dx (+)= dloss * d(loss)/dx. target may be NULL for
- * the *_const forms, which compare with one value everywhere (GAN labels).
+ * Backward of a loss: dx (+)= dloss[0] * d(loss)/dx, where dloss is the
+ * one-element gradient of the loss on the device (NULL means 1), so a
+ * backward pass never waits for the host. target may be NULL for the
+ * *_const forms, which compare with one value everywhere (GAN labels).
  */
 clg_status clg_mse_loss(const clg_tensor *x, const clg_tensor *target, clg_tensor *loss);
 clg_status clg_mse_loss_const(const clg_tensor *x, float target, clg_tensor *loss);
 clg_status clg_mse_loss_backward(const clg_tensor *x, const clg_tensor *target, float target_value,
-                                 float dloss, clg_tensor *dx, int accumulate);
+                                 const clg_tensor *dloss, clg_tensor *dx, int accumulate);
 
 clg_status clg_l1_loss(const clg_tensor *x, const clg_tensor *target, clg_tensor *loss);
-clg_status clg_l1_loss_backward(const clg_tensor *x, const clg_tensor *target, float dloss,
-                                clg_tensor *dx, int accumulate);
+clg_status clg_l1_loss_backward(const clg_tensor *x, const clg_tensor *target,
+                                const clg_tensor *dloss, clg_tensor *dx, int accumulate);
 
 /* Binary cross-entropy with logits against a constant label, mean over elements. */
 clg_status clg_bce_logits_loss_const(const clg_tensor *x, float target, clg_tensor *loss);
-clg_status clg_bce_logits_loss_backward(const clg_tensor *x, float target, float dloss,
-                                        clg_tensor *dx, int accumulate);
+clg_status clg_bce_logits_loss_backward(const clg_tensor *x, float target,
+                                        const clg_tensor *dloss, clg_tensor *dx,
+                                        int accumulate);
 
 /* Total variation: sum of squared differences of neighbours, across and down (not a mean). */
 clg_status clg_tv_loss(const clg_tensor *x, clg_tensor *loss);
-clg_status clg_tv_loss_backward(const clg_tensor *x, float dloss, clg_tensor *dx, int accumulate);
+clg_status clg_tv_loss_backward(const clg_tensor *x, const clg_tensor *dloss, clg_tensor *dx,
+                                int accumulate);
 
 /* ---- Gram matrix: x [N, C, H, W] to gram [N, C, C] = F F^T / (C*H*W). ---- */
 

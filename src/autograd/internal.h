@@ -66,9 +66,6 @@ clg_status clgi_ag_grad_slot(clg_var *v, clg_tensor **grad, int *acc);
  */
 clg_status clgi_ag_grad_slots(clg_var *const *vars, int n, clg_tensor **grads, int *acc);
 
-/* The single value of a one-element tensor, read back to the host. */
-clg_status clgi_ag_read_scalar(const clg_tensor *t, float *value);
-
 /* grad (+)= value everywhere, per acc. */
 clg_status clgi_ag_fill_grad(clg_tensor *grad, float value, int acc);
 

@@ -119,26 +119,18 @@ static clg_status scalar_op(clg_tape *tape, clg_var *const *in, int n_in, clgi_b
     return clgi_ag_finish(tape, y, backward, in, n_in, NULL, 0, args, out);
 }
 
-/* The output's gradient as a host number (losses take it so). */
-static clg_status dloss_of(const clgi_node *node, float *dloss) {
-    return clgi_ag_read_scalar(out_grad(node), dloss);
-}
-
 static clg_status sum_forward(clgi_node *node, clg_var *const *in, clg_tensor *y) {
     return node->args.value != 0.0f ? clg_mean(in[0]->value, y) : clg_sum(in[0]->value, y);
 }
 
 static clg_status sum_backward(clgi_node *node) {
-    size_t n = clg_tensor_numel(node->in[0]->value);
     clg_tensor *g;
-    float dloss;
     int acc;
     clg_status s = clgi_ag_grad_slot(node->in[0], &g, &acc);
 
     if (s != CLG_OK || !g) return s;
-    s = dloss_of(node, &dloss);
-    if (s != CLG_OK) return s;
-    return clgi_ag_fill_grad(g, node->args.value != 0.0f ? dloss / (float)n : dloss, acc);
+    return node->args.value != 0.0f ? clg_mean_backward(out_grad(node), g, acc)
+                                    : clg_sum_backward(out_grad(node), g, acc);
 }
 
 clg_status clg_ag_sum(clg_tape *tape, clg_var *x, clg_var **out) {
@@ -159,8 +151,8 @@ static clg_status pair_forward(clgi_node *node, clg_var *const *in, clg_tensor *
 }
 
 static clg_status pair_backward(clgi_node *node) {
-    float dloss;
-    clg_status s = dloss_of(node, &dloss);
+    const clg_tensor *dloss = out_grad(node);
+    clg_status s = CLG_OK;
 
     for (int i = 0; i < 2 && s == CLG_OK; i++) {
         const clg_tensor *x = node->in[i]->value, *t = node->in[1 - i]->value;
@@ -199,13 +191,12 @@ static clg_status mse_const_forward(clgi_node *node, clg_var *const *in, clg_ten
 
 static clg_status mse_const_backward(clgi_node *node) {
     clg_tensor *g;
-    float dloss;
     int acc;
     clg_status s = clgi_ag_grad_slot(node->in[0], &g, &acc);
 
-    if (s == CLG_OK && g) s = dloss_of(node, &dloss);
     if (s != CLG_OK || !g) return s;
-    return clg_mse_loss_backward(node->in[0]->value, NULL, node->args.value, dloss, g, acc);
+    return clg_mse_loss_backward(node->in[0]->value, NULL, node->args.value, out_grad(node), g,
+                                 acc);
 }
 
 clg_status clg_ag_mse_loss_const(clg_tape *tape, clg_var *x, float target, clg_var **out) {
@@ -219,13 +210,12 @@ static clg_status bce_forward(clgi_node *node, clg_var *const *in, clg_tensor *y
 
 static clg_status bce_backward(clgi_node *node) {
     clg_tensor *g;
-    float dloss;
     int acc;
     clg_status s = clgi_ag_grad_slot(node->in[0], &g, &acc);
 
-    if (s == CLG_OK && g) s = dloss_of(node, &dloss);
     if (s != CLG_OK || !g) return s;
-    return clg_bce_logits_loss_backward(node->in[0]->value, node->args.value, dloss, g, acc);
+    return clg_bce_logits_loss_backward(node->in[0]->value, node->args.value, out_grad(node), g,
+                                        acc);
 }
 
 clg_status clg_ag_bce_logits_loss_const(clg_tape *tape, clg_var *x, float target, clg_var **out) {
@@ -240,13 +230,11 @@ static clg_status tv_forward(clgi_node *node, clg_var *const *in, clg_tensor *y)
 
 static clg_status tv_backward(clgi_node *node) {
     clg_tensor *g;
-    float dloss;
     int acc;
     clg_status s = clgi_ag_grad_slot(node->in[0], &g, &acc);
 
-    if (s == CLG_OK && g) s = dloss_of(node, &dloss);
     if (s != CLG_OK || !g) return s;
-    return clg_tv_loss_backward(node->in[0]->value, dloss, g, acc);
+    return clg_tv_loss_backward(node->in[0]->value, out_grad(node), g, acc);
 }
 
 clg_status clg_ag_tv_loss(clg_tape *tape, clg_var *x, clg_var **out) {

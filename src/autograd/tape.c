@@ -124,13 +124,6 @@ clg_status clgi_ag_grad_slots(clg_var *const *vars, int n, clg_tensor **grads, i
     return CLG_OK;
 }
 
-clg_status clgi_ag_read_scalar(const clg_tensor *t, float *value) {
-    if (clg_tensor_numel(t) != 1)
-        return clg_error(CLG_ERR_SHAPE, "expected a one-element tensor, got %zu elements",
-                         clg_tensor_numel(t));
-    return clg_tensor_download(t, value, 1);
-}
-
 clg_status clgi_ag_fill_grad(clg_tensor *grad, float value, int acc) {
     clg_tensor *tmp = NULL;
     clg_status s;

@@ -182,21 +182,29 @@ static clg_status conv2d_check_params(const clg_tensor *x, const clg_conv2d_para
     return CLG_OK;
 }
 
-static clg_status conv2d_dims(const clg_tensor *x, const clg_tensor *weight,
-                              const clg_conv2d_params *p, conv_dims *d) {
+clg_status clgi_check_conv_operands(const char *op, const clg_tensor *x, const clg_tensor *weight,
+                                    int cin_dim, const char *weight_layout) {
     char xs[64], ws[64];
 
     clg_tensor_shape_string(x, xs, sizeof xs);
     clg_tensor_shape_string(weight, ws, sizeof ws);
     if (clg_tensor_ndim(x) != 4 || clg_tensor_ndim(weight) != 4 ||
-        clg_tensor_dim(weight, 1) != clg_tensor_dim(x, 1) ||
+        clg_tensor_dim(weight, cin_dim) != clg_tensor_dim(x, 1) ||
         clg_tensor_dim(weight, 2) != clg_tensor_dim(weight, 3))
         return clg_error(CLG_ERR_SHAPE,
-                         "conv2d: input %s and weight %s disagree (want input [N, Cin, H, W] and "
-                         "weight [Cout, Cin, K, K])",
-                         xs, ws);
+                         "%s: input %s and weight %s disagree (want input [N, Cin, H, W] and "
+                         "weight %s)",
+                         op, xs, ws, weight_layout);
     if (clg_tensor_device(x) != clg_tensor_device(weight))
-        return clg_error(CLG_ERR_INVALID_ARGUMENT, "conv2d: input and weight on two devices");
+        return clg_error(CLG_ERR_INVALID_ARGUMENT, "%s: input and weight on two devices", op);
+    return CLG_OK;
+}
+
+static clg_status conv2d_dims(const clg_tensor *x, const clg_tensor *weight,
+                              const clg_conv2d_params *p, conv_dims *d) {
+    clg_status s = clgi_check_conv_operands("conv2d", x, weight, 1, "[Cout, Cin, K, K]");
+
+    if (s != CLG_OK) return s;
 
     *d = (conv_dims){.n = clg_tensor_dim(x, 0),
                      .cin = clg_tensor_dim(x, 1),
@@ -204,8 +212,7 @@ static clg_status conv2d_dims(const clg_tensor *x, const clg_tensor *weight,
                      .w = clg_tensor_dim(x, 3),
                      .cout = clg_tensor_dim(weight, 0),
                      .k = clg_tensor_dim(weight, 2)};
-    clg_status s = conv2d_check_params(x, p, d);
-    if (s != CLG_OK) return s;
+    if ((s = conv2d_check_params(x, p, d)) != CLG_OK) return s;
     d->ho = (d->h + 2 * p->padding - d->k) / p->stride + 1;
     d->wo = (d->w + 2 * p->padding - d->k) / p->stride + 1;
     return CLG_OK;

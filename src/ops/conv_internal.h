@@ -26,6 +26,10 @@ typedef struct clgi_col_scratch {
     int chunk;
 } clgi_col_scratch;
 
+/* x [N, Cin, H, W] and a square-kernel weight whose dimension cin_dim is Cin, on one device. */
+clg_status clgi_check_conv_operands(const char *op, const clg_tensor *x, const clg_tensor *weight,
+                                    int cin_dim, const char *weight_layout);
+
 /* Rows of the column matrix: channels * K * K. */
 size_t clgi_col_rows(const clgi_conv_geom *g);
 

@@ -37,20 +37,9 @@ static clg_status convt_check_params(const clg_tensor *x, const clg_conv_transpo
 
 static clg_status convt_dims_of(const clg_tensor *x, const clg_tensor *weight,
                                 const clg_conv_transpose2d_params *p, convt_dims *d) {
-    char xs[64], ws[64];
+    clg_status s = clgi_check_conv_operands("conv_transpose2d", x, weight, 0, "[Cin, Cout, K, K]");
 
-    clg_tensor_shape_string(x, xs, sizeof xs);
-    clg_tensor_shape_string(weight, ws, sizeof ws);
-    if (clg_tensor_ndim(x) != 4 || clg_tensor_ndim(weight) != 4 ||
-        clg_tensor_dim(weight, 0) != clg_tensor_dim(x, 1) ||
-        clg_tensor_dim(weight, 2) != clg_tensor_dim(weight, 3))
-        return clg_error(CLG_ERR_SHAPE,
-                         "conv_transpose2d: input %s and weight %s disagree (want input [N, Cin, "
-                         "H, W] and weight [Cin, Cout, K, K])",
-                         xs, ws);
-    if (clg_tensor_device(x) != clg_tensor_device(weight))
-        return clg_error(CLG_ERR_INVALID_ARGUMENT,
-                         "conv_transpose2d: input and weight on two devices");
+    if (s != CLG_OK) return s;
 
     *d = (convt_dims){.n = clg_tensor_dim(x, 0),
                       .cin = clg_tensor_dim(x, 1),

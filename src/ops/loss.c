@@ -54,9 +54,16 @@ static clg_status loss_value(const char *op, loss_kind kind, const clg_tensor *x
     return s;
 }
 
+/* The upstream gradient of a loss: one element, or NULL for 1. */
+static clg_status check_dloss(const char *op, const clg_tensor *dloss) {
+    if (!dloss || clg_tensor_numel(dloss) == 1) return CLG_OK;
+    return clg_error(CLG_ERR_SHAPE, "%s: the loss gradient has %zu elements, not 1", op,
+                     clg_tensor_numel(dloss));
+}
+
 /* dx (+)= dloss / n * d(term)/dx for the mean losses. */
 static clg_status loss_grad(const char *op, loss_kind kind, const clg_tensor *x,
-                            const clg_tensor *target, float target_value, float dloss,
+                            const clg_tensor *target, float target_value, const clg_tensor *dloss,
                             clg_tensor *dx, int accumulate) {
     const clg_tensor *t = target ? target : x;
     size_t n;
@@ -65,13 +72,13 @@ static clg_status loss_grad(const char *op, loss_kind kind, const clg_tensor *x,
     if (!x) return clg_error(CLG_ERR_INVALID_ARGUMENT, "%s: x is NULL", op);
     if (!dx) return CLG_OK;
     if ((s = check_pair(op, "target", x, target)) != CLG_OK ||
-        (s = check_pair(op, "dx", x, dx)) != CLG_OK)
+        (s = check_pair(op, "dx", x, dx)) != CLG_OK || (s = check_dloss(op, dloss)) != CLG_OK)
         return s;
     n = clg_tensor_numel(x);
     return CLGI_RUN(clg_tensor_device(x), "loss.cl", "loss_backward", 1, (size_t[]){n},
                     CLGI_INT(kind), CLGI_TENSOR(x), CLGI_TENSOR(t), CLGI_INT(target != NULL),
-                    CLGI_FLOAT(target_value), CLGI_INT(n),
-                    CLGI_FLOAT((float)((double)dloss / (double)n)), CLGI_TENSOR(dx),
+                    CLGI_FLOAT(target_value), CLGI_INT(n), CLGI_TENSOR(dloss ? dloss : x),
+                    CLGI_INT(dloss != NULL), CLGI_FLOAT((float)(1.0 / (double)n)), CLGI_TENSOR(dx),
                     CLGI_INT(accumulate));
 }
 
@@ -85,7 +92,7 @@ clg_status clg_mse_loss_const(const clg_tensor *x, float target, clg_tensor *los
 }
 
 clg_status clg_mse_loss_backward(const clg_tensor *x, const clg_tensor *target, float target_value,
-                                 float dloss, clg_tensor *dx, int accumulate) {
+                                 const clg_tensor *dloss, clg_tensor *dx, int accumulate) {
     return loss_grad("mse_loss_backward", LOSS_MSE, x, target, target_value, dloss, dx, accumulate);
 }
 
@@ -94,8 +101,8 @@ clg_status clg_l1_loss(const clg_tensor *x, const clg_tensor *target, clg_tensor
     return loss_value("l1_loss", LOSS_L1, x, target, 0.0f, 1, loss);
 }
 
-clg_status clg_l1_loss_backward(const clg_tensor *x, const clg_tensor *target, float dloss,
-                                clg_tensor *dx, int accumulate) {
+clg_status clg_l1_loss_backward(const clg_tensor *x, const clg_tensor *target,
+                                const clg_tensor *dloss, clg_tensor *dx, int accumulate) {
     if (!target) return clg_error(CLG_ERR_INVALID_ARGUMENT, "l1_loss_backward: target is NULL");
     return loss_grad("l1_loss_backward", LOSS_L1, x, target, 0.0f, dloss, dx, accumulate);
 }
@@ -104,7 +111,7 @@ clg_status clg_bce_logits_loss_const(const clg_tensor *x, float target, clg_tens
     return loss_value("bce_logits_loss_const", LOSS_BCE, x, NULL, target, 1, loss);
 }
 
-clg_status clg_bce_logits_loss_backward(const clg_tensor *x, float target, float dloss,
+clg_status clg_bce_logits_loss_backward(const clg_tensor *x, float target, const clg_tensor *dloss,
                                         clg_tensor *dx, int accumulate) {
     return loss_grad("bce_logits_loss_backward", LOSS_BCE, x, NULL, target, dloss, dx, accumulate);
 }
@@ -113,16 +120,19 @@ clg_status clg_tv_loss(const clg_tensor *x, clg_tensor *loss) {
     return loss_value("tv_loss", LOSS_TV, x, NULL, 0.0f, 0, loss);
 }
 
-clg_status clg_tv_loss_backward(const clg_tensor *x, float dloss, clg_tensor *dx, int accumulate) {
+clg_status clg_tv_loss_backward(const clg_tensor *x, const clg_tensor *dloss, clg_tensor *dx,
+                                int accumulate) {
     size_t n;
     clg_status s;
 
     if (!x) return clg_error(CLG_ERR_INVALID_ARGUMENT, "tv_loss_backward: x is NULL");
     if (!dx) return CLG_OK;
-    if ((s = check_pair("tv_loss_backward", "dx", x, dx)) != CLG_OK) return s;
+    if ((s = check_pair("tv_loss_backward", "dx", x, dx)) != CLG_OK ||
+        (s = check_dloss("tv_loss_backward", dloss)) != CLG_OK)
+        return s;
     n = clg_tensor_numel(x);
     return CLGI_RUN(clg_tensor_device(x), "loss.cl", "tv_backward", 1, (size_t[]){n},
                     CLGI_TENSOR(x), CLGI_INT(n), CLGI_INT(clg_tensor_dim(x, -2)),
-                    CLGI_INT(clg_tensor_dim(x, -1)), CLGI_FLOAT(dloss), CLGI_TENSOR(dx),
-                    CLGI_INT(accumulate));
+                    CLGI_INT(clg_tensor_dim(x, -1)), CLGI_TENSOR(dloss ? dloss : x),
+                    CLGI_INT(dloss != NULL), CLGI_TENSOR(dx), CLGI_INT(accumulate));
 }

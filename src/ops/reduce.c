@@ -48,3 +48,24 @@ clg_status clg_sum(const clg_tensor *x, clg_tensor *out) {
 clg_status clg_mean(const clg_tensor *x, clg_tensor *out) {
     return reduce_all("mean", x, x ? (float)(1.0 / (double)clg_tensor_numel(x)) : 1.0f, out);
 }
+
+/* dx (+)= scale * dout[0] everywhere: the backward of sum (scale 1) and mean (1 / count). */
+static clg_status broadcast_grad(const char *op, const clg_tensor *dout, float scale,
+                                 clg_tensor *dx, int accumulate) {
+    clg_status s;
+
+    if (!dx) return CLG_OK;
+    if ((s = check_reduce(op, dx, dout)) != CLG_OK) return s;
+    return CLGI_RUN(clg_tensor_device(dx), "reduce.cl", "broadcast_grad", 1,
+                    (size_t[]){clg_tensor_numel(dx)}, CLGI_TENSOR(dout), CLGI_FLOAT(scale),
+                    CLGI_TENSOR(dx), CLGI_INT(clg_tensor_numel(dx)), CLGI_INT(accumulate));
+}
+
+clg_status clg_sum_backward(const clg_tensor *dout, clg_tensor *dx, int accumulate) {
+    return broadcast_grad("sum_backward", dout, 1.0f, dx, accumulate);
+}
+
+clg_status clg_mean_backward(const clg_tensor *dout, clg_tensor *dx, int accumulate) {
+    float scale = dx ? (float)(1.0 / (double)clg_tensor_numel(dx)) : 1.0f;
+    return broadcast_grad("mean_backward", dout, scale, dx, accumulate);
+}

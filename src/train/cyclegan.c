@@ -14,6 +14,9 @@ static const char *const net_names[4] = {"G_A", "G_B", "D_A", "D_B"};
 /* The step's images, in clg_cyclegan_visual_names order. */
 enum { V_REAL_A, V_FAKE_B, V_REC_A, V_IDT_B, V_REAL_B, V_FAKE_A, V_REC_B, V_IDT_A, V_COUNT };
 
+/* Most loss terms one update reads back at once (the generators' six). */
+#define MAX_TERMS 6
+
 struct clg_cyclegan {
     clg_device *device;
     clg_cyclegan_options opts;
@@ -23,6 +26,8 @@ struct clg_cyclegan {
     clg_rng rng; /* the pools' draws */
     clg_tape *tape;
     clg_var *visuals[V_COUNT];
+    clg_tensor *terms;                 /* [MAX_TERMS]: an update's losses, read back together */
+    clg_tensor *term_slots[MAX_TERMS]; /* one-element views of terms */
     clg_cyclegan_counters counters;
 };
 
@@ -89,6 +94,9 @@ clg_status clg_cyclegan_create(clg_device *device, const clg_cyclegan_options *o
     if (s == CLG_OK) s = clg_image_pool_create(opts->pool_size, &cg->pool_fake_a);
     if (s == CLG_OK) s = clg_image_pool_create(opts->pool_size, &cg->pool_fake_b);
     if (s == CLG_OK) s = clg_tape_create(&cg->tape);
+    if (s == CLG_OK) s = clg_tensor_zeros(device, 1, (int[]){MAX_TERMS}, &cg->terms);
+    for (int i = 0; s == CLG_OK && i < MAX_TERMS; i++)
+        s = clg_tensor_narrow(cg->terms, i, 1, &cg->term_slots[i]);
     cg->counters.epoch = opts->epoch_count;
     if (s != CLG_OK) {
         clg_cyclegan_release(cg);
@@ -108,6 +116,8 @@ static void release_visuals(clg_cyclegan *cg) {
 void clg_cyclegan_release(clg_cyclegan *cg) {
     if (!cg) return;
     release_visuals(cg);
+    for (int i = 0; i < MAX_TERMS; i++) clg_tensor_release(cg->term_slots[i]);
+    clg_tensor_release(cg->terms);
     clg_tape_release(cg->tape);
     clg_image_pool_release(cg->pool_fake_a);
     clg_image_pool_release(cg->pool_fake_b);
@@ -148,14 +158,18 @@ static clg_status judge(clg_cyclegan *cg, clg_cyclegan_net_id d, clg_var *x, int
     return s;
 }
 
-static clg_status read_losses(int count, clg_var *const *vars, const float *scales,
-                              const int *index, float *losses, int64_t iter) {
-    for (int i = 0; i < count; i++) {
-        float v = 0.0f;
-        clg_status s = clg_tensor_download(clg_var_value(vars[i]), &v, 1);
-        if (s != CLG_OK) return s;
-        losses[index[i]] += v * scales[i];
-    }
+/* Gather an update's loss terms on the device, read them back in one transfer, and check them. */
+static clg_status read_losses(clg_cyclegan *cg, int count, clg_var *const *vars,
+                              const float *scales, const int *index, float *losses) {
+    float values[MAX_TERMS];
+    int64_t iter = cg->counters.iter + 1;
+    clg_status s = CLG_OK;
+
+    for (int i = 0; s == CLG_OK && i < count; i++)
+        s = clg_tensor_copy(cg->term_slots[i], clg_var_value(vars[i]));
+    if (s == CLG_OK) s = clg_tensor_download(cg->terms, values, MAX_TERMS);
+    if (s != CLG_OK) return s;
+    for (int i = 0; i < count; i++) losses[index[i]] += values[i] * scales[i];
     for (int i = 0; i < count; i++) {
         if (!isfinite(losses[index[i]]))
             return clg_error(CLG_ERR_NUMERIC, "iteration %lld: loss %s is %g; nothing was updated",
@@ -215,7 +229,7 @@ static clg_status generator_step(clg_cyclegan *cg, float *losses) {
     if (s == CLG_OK) s = clg_ag_l1_loss(cg->tape, v[V_REC_B], v[V_REAL_B], &terms[3]);
     if (s == CLG_OK && count == 6) s = clg_ag_l1_loss(cg->tape, v[V_IDT_A], v[V_REAL_B], &terms[4]);
     if (s == CLG_OK && count == 6) s = clg_ag_l1_loss(cg->tape, v[V_IDT_B], v[V_REAL_A], &terms[5]);
-    if (s == CLG_OK) s = read_losses(count, terms, scales, index, losses, cg->counters.iter + 1);
+    if (s == CLG_OK) s = read_losses(cg, count, terms, scales, index, losses);
 
     if (s == CLG_OK) {
         clg_adam_zero_grad(cg->opt_g);
@@ -250,7 +264,7 @@ static clg_status discriminator_step(clg_cyclegan *cg, float *losses) {
     if (s == CLG_OK) s = pooled_fake(cg, cg->pool_fake_a, v[V_FAKE_A], &fake_a);
     if (s == CLG_OK) s = judge(cg, CLG_NET_D_B, v[V_REAL_A], 1, &terms[2]);
     if (s == CLG_OK) s = judge(cg, CLG_NET_D_B, fake_a, 0, &terms[3]);
-    if (s == CLG_OK) s = read_losses(4, terms, scales, index, losses, cg->counters.iter + 1);
+    if (s == CLG_OK) s = read_losses(cg, 4, terms, scales, index, losses);
 
     if (s == CLG_OK) {
         clg_adam_zero_grad(cg->opt_d);
