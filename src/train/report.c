@@ -278,12 +278,16 @@ static void write_summary(FILE *f, const clg_loss_row *rows, size_t count) {
     fputs("</p>\n<h2>Losses</h2>\n", f);
 }
 
+/* Images per table row: real, fake, reconstructed, identity of one side. */
+#define IMAGES_PER_ROW 4
+
 static void write_image_row(FILE *f, int epoch, const clg_report *r, const char *const *labels,
                             size_t n) {
     int width = r->image_width > 0 ? r->image_width : 256;
 
     fprintf(f, "<h3>epoch %d</h3>\n<table><tr>\n", epoch);
     for (size_t i = 0; i < n; i++) {
+        if (i > 0 && i % IMAGES_PER_ROW == 0) fputs("</tr><tr>\n", f); /* the A side, then B */
         fprintf(f, "<td><a href=\"images/epoch%03d_", epoch);
         write_escaped(f, labels[i]);
         fprintf(f, ".png\"><img src=\"images/epoch%03d_", epoch);
