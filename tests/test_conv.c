@@ -56,7 +56,7 @@ static void expect_close(const clg_tensor *t, const float *want, const char *wha
     size_t n = clg_tensor_numel(t);
     float *got = test_download(t);
     double max_abs = 0.0;
-    char label[160];
+    char label[400];
 
     for (size_t i = 0; i < n; i++) max_abs = fmax(max_abs, fabs(want[i]));
     snprintf(label, sizeof label, "%s %s", what, name);

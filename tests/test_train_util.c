@@ -68,14 +68,18 @@ static void assert_no_temporaries(const char *dir) {
     closedir(d);
 }
 
+/* The --help text, in a buffer of its own (freed by the caller). */
 static char *help_text(clg_cyclegan_mode mode) {
-    char *text = NULL;
+    char *stream = NULL, *text;
     size_t size = 0;
-    FILE *f = open_memstream(&text, &size);
+    FILE *f = open_memstream(&stream, &size);
 
     assert_non_null(f);
     clg_cyclegan_options_help(mode, "clgan-train", f);
     fclose(f);
+    text = strdup(stream);
+    free(stream);
+    assert_non_null(text);
     return text;
 }
 
@@ -278,7 +282,7 @@ static void help_lists_every_option_with_its_default(void **state) {
     (void)state;
 
     for (size_t i = 0; i < TRAIN_OPTION_COUNT; i++) {
-        char want[64];
+        char want[128];
         const char *at, *next;
 
         snprintf(want, sizeof want, "  --%s ", train_defaults[i].name);
