@@ -15,5 +15,10 @@
 #include "clgan/autograd.h"
 #include "clgan/nn.h"
 #include "clgan/models.h"
+#include "clgan/tune.h"
+#include "clgan/cyclegan_options.h"
+#include "clgan/report.h"
+#include "clgan/train.h"
+#include "clgan/style.h"
 
 #endif

@@ -58,6 +58,7 @@ typedef struct clg_device_info {
     size_t max_work_group_size;
     int has_fp16;
     int has_fp64;
+    int blas_tuned; /* CLBlast kernels on tuned parameters (clgan/tune.h); 0: CLBlast's own */
 } clg_device_info;
 
 /* Every device of every platform. Fills up to capacity entries; *count gets the total. */

@@ -301,12 +301,13 @@ void clg_device_describe(const clg_device_info *d, char *buf, size_t size) {
              "  local memory      %.1f KiB\n"
              "  largest buffer    %.1f MiB\n"
              "  work-group size   %zu\n"
-             "  fp16 / fp64       %s / %s",
+             "  fp16 / fp64       %s / %s\n"
+             "  GEMM parameters   %s",
              d->name, d->vendor, type_name(d->type), d->platform, d->platform_index,
              d->device_index, d->driver_version, d->opencl_c_version, d->compute_units,
              d->clock_mhz, d->global_mem_bytes / 1048576.0, d->local_mem_bytes / 1024.0,
              d->max_alloc_bytes / 1048576.0, d->max_work_group_size, d->has_fp16 ? "yes" : "no",
-             d->has_fp64 ? "yes" : "no");
+             d->has_fp64 ? "yes" : "no", d->blas_tuned ? "tuned (clgan-tune)" : "CLBlast's own");
 }
 
 void clg_device_cache_stats(const clg_device *dev, int *built, int *loaded) {
