@@ -41,6 +41,13 @@ const char *test_source_path(const char *relative) {
     return path;
 }
 
+clg_safetensors *test_read_golden(const char *relative) {
+    clg_safetensors *st = NULL;
+    if (clg_safetensors_read(test_source_path(relative), &st) != CLG_OK)
+        fprintf(stderr, "cannot read %s: %s\n", relative, clg_last_error());
+    return st;
+}
+
 const char *test_scratch_dir(const char *name) {
     static char path[4096];
     const char *root = getenv("CLGAN_BINARY_DIR");

@@ -24,6 +24,9 @@ void test_check(clg_status status, const char *expr, const char *file, int line)
 /* A path under the source tree, such as test_source_path("tests/golden/ops.safetensors"). */
 const char *test_source_path(const char *relative);
 
+/* Read a golden file under the source tree; NULL (with the reason on stderr) on failure. */
+clg_safetensors *test_read_golden(const char *relative);
+
 /* A fresh, empty scratch folder under the build tree, unique to this process and name. */
 const char *test_scratch_dir(const char *name);
 

@@ -15,11 +15,8 @@ static clg_safetensors *golden;
 
 static int read_golden(void **state) {
     (void)state;
-    if (clg_safetensors_read(test_source_path(GOLDEN_FILE), &golden) != CLG_OK) {
-        fprintf(stderr, "cannot read %s: %s\n", GOLDEN_FILE, clg_last_error());
-        return -1;
-    }
-    return 0;
+    golden = test_read_golden(GOLDEN_FILE);
+    return golden ? 0 : -1;
 }
 
 static int free_golden(void **state) {
