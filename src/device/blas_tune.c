@@ -125,10 +125,12 @@ typedef struct axis {
 
 /*
  * Where the search starts (hand-picked sets first: Xgemm's first gave 3.6x
- * the default on a two-core EPYC under PoCL, its second was the best found
- * there by this tuner), which parameters it moves and in what order, and
- * which parameters follow others: MDIMA and NDIMB (the shapes that load A and
- * B into local memory) equal MDIMC and NDIMC, and likewise for XgemmDirect.
+ * the default on a two-core EPYC under PoCL, its second was the best this
+ * tuner found there for the CycleGAN shapes), which parameters it moves and
+ * in what order (XgemmDirect's tile size WGD last: large tiles take PoCL
+ * minutes to compile), and which parameters follow others: MDIMA and NDIMB
+ * (the shapes that load A and B into local memory) equal MDIMC and NDIMC,
+ * and likewise for XgemmDirect.
  */
 typedef struct kernel_space {
     const char *kernel;
@@ -155,7 +157,7 @@ static const kernel_space spaces[] = {
        16,
        {"GEMMK", "KREG", "KWG", "KWI", "MDIMA", "MDIMC", "MWG", "NDIMB", "NDIMC", "NWG", "SA", "SB",
         "STRM", "STRN", "VWM", "VWN"},
-       {0, 1, 16, 2, 4, 4, 64, 4, 4, 128, 0, 0, 0, 0, 8, 4}}},
+       {0, 1, 8, 4, 4, 4, 64, 4, 4, 64, 0, 0, 0, 0, 8, 2}}},
      12,
      {{"NWG", 4, {16, 32, 64, 128}},
       {"MWG", 4, {16, 32, 64, 128}},
@@ -184,14 +186,14 @@ static const kernel_space spaces[] = {
        {"KWID", "MDIMAD", "MDIMCD", "NDIMBD", "NDIMCD", "PADA", "PADB", "VWMD", "VWND", "WGD"},
        {2, 8, 8, 8, 8, 1, 1, 4, 4, 32}}},
      8,
-     {{"WGD", 4, {8, 16, 32, 64}},
-      {"VWND", 5, {1, 2, 4, 8, 16}},
+     {{"VWND", 5, {1, 2, 4, 8, 16}},
       {"VWMD", 5, {1, 2, 4, 8, 16}},
       {"NDIMCD", 4, {2, 4, 8, 16}},
       {"MDIMCD", 4, {2, 4, 8, 16}},
       {"KWID", 5, {1, 2, 4, 8, 16}},
       {"PADA", 2, {0, 1}},
-      {"PADB", 2, {0, 1}}},
+      {"PADB", 2, {0, 1}},
+      {"WGD", 4, {8, 16, 32, 64}}},
      {"MDIMAD", "NDIMBD"},
      {"MDIMCD", "NDIMCD"}},
     {"GemmRouting",
